@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs everything `stack` needs on Debian/Ubuntu, as root. Idempotent.
+#   system packages: runc conmon tini nftables (engine); busybox-static,
+#   docker-registry, skopeo (tests and the offline example image)
+#   the Python package with its dev/test extras (editable, from this checkout)
+# Usage: sudo sh scripts/install.sh
+set -eu
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+PKGS="runc conmon tini nftables busybox-static docker-registry skopeo iproute2 python3-venv python3-pip"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends $missing
+fi
+# Debian's docker-registry package starts a system registry on :5000; tests run their own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled docker-registry >/dev/null 2>&1; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
+PY=${PYTHON:-python3}
+"$PY" -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "Running pip as the 'root' user" || true
+echo "stack installed: $(command -v stack)"

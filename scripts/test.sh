@@ -1,0 +1,18 @@
+#!/bin/bash
+# The whole test suite: lint, types, then pytest (unit, contract, integration).
+# Integration tests need root, runc, conmon and nftables; with CI=true a missing
+# prerequisite fails them instead of skipping. pytest collecting nothing fails too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+"$PY" -m ruff check orchestrator runtime schemas tests bench
+"$PY" -m mypy orchestrator runtime
+set +e
+"$PY" -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests: failing" >&2
+    exit 1
+fi
+exit "$rc"
