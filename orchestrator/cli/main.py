@@ -47,22 +47,22 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     file: Annotated[list[Path] | None, typer.Option(
-        "-f", "--file", help="Stack file(s); later ones override earlier ones. "
+        "-f", "--file", metavar="FILE", help="Stack file(s); later ones override earlier ones. "
         "Env: STACK_FILE / COMPOSE_FILE.", show_default=False)] = None,
     project_name: Annotated[str | None, typer.Option(
-        "-p", "--project-name", help="Project name. Env: STACK_PROJECT_NAME / "
+        "-p", "--project-name", metavar="NAME", help="Project name. Env: STACK_PROJECT_NAME / "
         "COMPOSE_PROJECT_NAME.", show_default=False)] = None,
     project_directory: Annotated[Path | None, typer.Option(
-        "--project-directory", help="Base directory for relative paths "
+        "--project-directory", metavar="DIR", help="Base directory for relative paths "
         "(default: the first file's directory).", show_default=False)] = None,
     env_file: Annotated[list[Path] | None, typer.Option(
-        "--env-file", help="Read variables for interpolation from this file "
+        "--env-file", metavar="FILE", help="Read variables for interpolation from this file "
         "(default: .env in the project directory).", show_default=False)] = None,
     profile: Annotated[list[str] | None, typer.Option(
-        "--profile", help="Enable a profile. Env: STACK_PROFILES / COMPOSE_PROFILES.",
+        "--profile", metavar="PROFILE", help="Enable a profile. Env: STACK_PROFILES / COMPOSE_PROFILES.",
         show_default=False)] = None,
     host: Annotated[str | None, typer.Option(
-        "-H", "--host", envvar="STACK_HOST", help="Engine to talk to: unix:///path or "
+        "-H", "--host", metavar="URL", envvar="STACK_HOST", help="Engine to talk to: unix:///path or "
         "tcp://host:port. Env: STACK_HOST.", show_default=False)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show debug logs and tracebacks.")] = False,
     version: Annotated[bool, typer.Option(

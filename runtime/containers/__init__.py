@@ -1,0 +1,1 @@
+"""Containers: OCI bundles run by runc under conmon, their state, logs and exec."""

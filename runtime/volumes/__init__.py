@@ -1,0 +1,1 @@
+"""Named volumes: directories under the state root, labels in SQLite."""
