@@ -115,6 +115,7 @@ class BindOptions:
 class VolumeOptions:
     nocopy: bool = False
     subpath: str | None = None
+    labels: Mapping[str, str] = field(default_factory=_empty_map)  # for a volume made on the fly
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,6 +174,11 @@ class Healthcheck:
     start_period: float | None = None
     start_interval: float | None = None
     disable: bool = False
+
+    @property
+    def disabled(self) -> bool:
+        """``disable: true`` or ``test: [NONE]``: no healthcheck, not even the image's."""
+        return self.disable or self.test[:1] == ("NONE",)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -393,6 +399,7 @@ class Service:
     ulimits: Mapping[str, Ulimit] = field(default_factory=dict)
     storage_opt: Mapping[str, str] = field(default_factory=_empty_map)
     devices: tuple[Device, ...] = ()
+    gpus: tuple[DeviceRequest, ...] = ()  # `gpus: all` is one request with count -1
     device_cgroup_rules: tuple[str, ...] = ()
     # resources outside deploy
     cpu_count: int | None = None
@@ -546,6 +553,3 @@ class Stack:
     secrets: Mapping[str, FileObject] = field(default_factory=dict)
     configs: Mapping[str, FileObject] = field(default_factory=dict)
     extensions: Mapping[str, JsonValue] = field(default_factory=_empty_ext)
-    # environment used for secrets/configs with `environment:` (kept so the
-    # engine never needs os.environ); only the variables those name
-    secret_environment: Mapping[str, str] = field(default_factory=_empty_map)
