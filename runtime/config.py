@@ -40,6 +40,10 @@ class EngineConfig:
     runtime: str = "runc"
     conmon: str = "conmon"
     insecure_registries: tuple[str, ...] = field(default_factory=tuple)
+    # Our nftables table (inet family); tests use a unique one per engine.
+    nft_table: str = "stack"
+    # Upstream resolvers for the embedded DNS ("ip" or "ip:port"); empty: the host's.
+    dns_upstream: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EngineConfig:
@@ -53,6 +57,8 @@ class EngineConfig:
             runtime=env.get("STACK_RUNTIME", "runc"),
             conmon=env.get("STACK_CONMON", "conmon"),
             insecure_registries=insecure,
+            nft_table=env.get("STACK_NFT_TABLE", "stack"),
+            dns_upstream=tuple(x for x in env.get("STACK_DNS_UPSTREAM", "").split(",") if x),
         )
 
     @property

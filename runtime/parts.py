@@ -9,6 +9,7 @@ and the daemon can host the same objects.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -82,7 +83,7 @@ class NetworkDriver(Protocol):
     def detach(self, container_id: str, network: str) -> None: ...
 
     def publish(self, container_id: str, ports: Sequence[PortBinding],
-                endpoints: Sequence[EndpointInfo]) -> list[PortBinding]:
+                endpoints: Sequence[EndpointInfo]) -> builtins.list[PortBinding]:
         """DNAT host ports to the container; returns the bindings with host ports chosen."""
         ...
 

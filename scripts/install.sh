@@ -1,13 +1,14 @@
 #!/bin/sh
 # Installs everything `stack` needs on Debian/Ubuntu, as root. Idempotent.
-#   system packages: runc conmon tini nftables (engine); busybox-static,
+#   system packages: runc conmon tini nftables (engine); iptables (engine: living
+#   beside Docker, and its test); busybox-static,
 #   docker-registry, skopeo (tests and the offline example image)
 #   the Python package with its dev/test extras (editable, from this checkout)
 # Usage: sudo sh scripts/install.sh
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-PKGS="runc conmon tini nftables busybox-static docker-registry skopeo iproute2 python3-venv python3-pip"
+PKGS="runc conmon tini nftables iptables busybox-static docker-registry skopeo iproute2 python3-venv python3-pip"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
