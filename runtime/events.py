@@ -77,9 +77,9 @@ def _matches(event: Event, filters: Mapping[str, str] | None) -> bool:
             return False
         if key in ("event", "action") and event.action != value:
             return False
-        if key in ("container", "image", "network", "volume"):
-            if event.type != key or value not in (event.id, event.attributes.get("name")):
-                return False
+        if key in ("container", "image", "network", "volume") and (
+                event.type != key or value not in (event.id, event.attributes.get("name"))):
+            return False
         if key == "label":
             k, _, v = value.partition("=")
             if k not in event.attributes or (v and event.attributes[k] != v):
