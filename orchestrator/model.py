@@ -185,6 +185,9 @@ class Healthcheck:
 class Ulimit:
     soft: int
     hard: int
+    # written as one number (`nofile: 65536`): printed back that way, as compose does;
+    # not part of equality, both forms mean the same limits
+    single: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

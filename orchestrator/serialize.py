@@ -195,7 +195,7 @@ def service_to_dict(s: m.Service) -> dict[str, Any]:
 
 
 def _ulimit(u: m.Ulimit) -> Any:
-    return u.soft if u.soft == u.hard else {"soft": u.soft, "hard": u.hard}
+    return u.soft if u.single and u.soft == u.hard else {"soft": u.soft, "hard": u.hard}
 
 
 def _depends(dep: m.DependsOn) -> dict[str, Any]:

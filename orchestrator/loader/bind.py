@@ -452,7 +452,8 @@ class _Binder:
 
 
 def _ulimits(value: Any) -> dict[str, m.Ulimit]:
-    return {str(k): m.Ulimit(soft=v["soft"], hard=v["hard"]) for k, v in (value or {}).items()}
+    return {str(k): m.Ulimit(soft=v["soft"], hard=v["hard"], single=bool(v.get("single")))
+            for k, v in (value or {}).items()}
 
 
 def _service_network(n: dict[str, Any]) -> m.ServiceNetwork:

@@ -5,19 +5,21 @@ Signature (called by ``load.load_project`` after bind)::
     check(stack: model.Stack, sources: SourceMap, *, warnings: list[str] | None = None) -> None
 
 Pure: no I/O. Raises ``ConfigError`` for the first problem found, in service
-order, with the location of the offending value. Messages name the object,
+order, with the location of the offending value; host ports that cannot all be
+held at once are warnings (compose's ``config`` accepts them). Messages name the object,
 then the problem, as compose does: ``service "web" has neither an image nor
 a build context``. Last, dependency cycles (``graph.build_graph``) raise CycleError.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Iterator
 
 from orchestrator import model as m
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, format_path
 from orchestrator.graph import check_cycles
 from orchestrator.loader.source import SourceMap
 
@@ -30,6 +32,12 @@ def check(stack: m.Stack, sources: SourceMap, *, warnings: list[str] | None = No
     for problem in _problems(stack, warn):
         summary, path, hint = problem
         raise ConfigError(summary, location=sources.locate(path), path=path, hint=hint)
+    # warnings, not errors: compose's `config` accepts these, and `up SERVICE` of one of
+    # two alternatives that share a port works; a full `up` would fail part-way
+    for summary, path, hint in _port_conflicts(stack):
+        location = sources.locate(path)
+        where = f"{location}: " if location is not None else ""
+        warn.append(f"{where}{format_path(path)}: {summary}; {hint}")
     check_cycles(stack, sources)
 
 
@@ -40,7 +48,6 @@ def _problems(stack: m.Stack, warn: list[str]) -> Iterator[Problem]:
     for name, svc in stack.services.items():
         for fn in _SERVICE_CHECKS:
             yield from fn(stack, name, svc, warn)
-    yield from _port_conflicts(stack)
 
 
 def _image_or_build(
@@ -126,20 +133,19 @@ def _services_named(
                 (*base, "links", i),
                 None,
             )
-    for dep, cond in svc.depends_on.items():
+    for dep in svc.depends_on:
         if dep == name:
             yield (f'service "{name}" depends on itself', (*base, "depends_on", dep), None)
         elif dep not in stack.services:
-            if cond.required:
-                yield (
-                    f'service "{name}" depends on undefined service "{dep}"',
-                    (*base, "depends_on", dep),
-                    "if it is in a profile, enable the profile, or set `required: false`",
-                )
-            else:
-                warn.append(
-                    f'service "{name}" depends on undefined service "{dep}" (not required: ignored)'
-                )
+            # compose refuses this even with `required: false`: that only excuses a service
+            # switched off by its profiles (profiles.py has dealt with those), not a missing one
+            guess = difflib.get_close_matches(dep, list(stack.services), n=1, cutoff=0.6)
+            yield (
+                f'service "{name}" depends on undefined service "{dep}"',
+                (*base, "depends_on", dep),
+                f'did you mean "{guess[0]}"?' if guess else
+                "define a service of that name, or remove the dependency",
+            )
 
 
 def _exclusive(stack: m.Stack, name: str, svc: m.Service, warn: list[str]) -> Iterator[Problem]:
@@ -198,29 +204,77 @@ def _wildcard(ip: str | None) -> bool:
     return ip in (None, "", "0.0.0.0", "::")
 
 
+_Published = tuple[str, int, m.Port, int, int]  # service, index, port, first, last host port
+
+
 def _port_conflicts(stack: m.Stack) -> Iterator[Problem]:
-    """Two services publishing one fixed host port/ip/protocol can never both start."""
-    seen: dict[tuple[int, str], list[tuple[str, str | None, int]]] = {}
+    """Host ports that can never all be held at once.
+
+    Compose's ``config`` accepts these and ``up`` fails part-way, so we warn up front:
+    one fixed host port on two services, or on one service with more than one replica
+    (each replica needs its own); a range with fewer ports than replicas, once the fixed
+    ports other services publish inside it are taken out. Ranges against ranges are left
+    to the engine, which picks a free port from each.
+    """
+    published: list[_Published] = []
     for name, svc in stack.services.items():
         if svc.network_mode == "host":
             continue
         for i, port in enumerate(svc.ports):
             rng = port.published_range()
-            if rng is None or rng[0] != rng[1]:
-                continue  # ephemeral or a range: the engine picks a free one
-            key = (rng[0], port.protocol.value)
-            for other, other_ip, _ in seen.get(key, []):
-                if other == name:
-                    continue
-                if _wildcard(port.host_ip) or _wildcard(other_ip) or port.host_ip == other_ip:
-                    ip = port.host_ip or other_ip or "*"
+            if rng is not None:
+                published.append((name, i, port, rng[0], rng[1]))
+    fixed = [p for p in published if p[3] == p[4]]
+    order = {name: n for n, name in enumerate(stack.services)}
+    for name, i, port, first, last in published:
+        replicas = stack.services[name].replicas
+        proto = port.protocol.value
+        at: P = ("services", name, "ports", i)
+        if first == last:
+            if replicas > 1:
+                yield (
+                    f'service "{name}" publishes host port {first}/{proto} but runs {replicas} '
+                    f"replicas: only one container can hold a host port",
+                    at,
+                    f'publish a range with a port per replica ("{first}-{first + replicas - 1}:'
+                    f'{port.target}"), or leave the host port out so the engine picks one',
+                )
+            for other, _, other_port, _, _ in _clashing(fixed, name, port, first, first):
+                ip = port.host_ip or other_port.host_ip or "*"
+                if order[other] < order[name]:  # say it once, at the later service
                     yield (
                         f'services "{other}" and "{name}" both publish host port '
-                        f"{rng[0]}/{port.protocol.value} on {ip}",
-                        ("services", name, "ports", i),
+                        f"{first}/{proto} on {ip}",
+                        at,
                         "change the published port of one of them",
                     )
-            seen.setdefault(key, []).append((name, port.host_ip, i))
+            continue
+        clashing = list(_clashing(fixed, name, port, first, last))
+        taken = sorted({p[3] for p in clashing})
+        free = last - first + 1 - len(taken)
+        if free < replicas:
+            by = ""
+            if taken:
+                named = ", ".join(f'"{u}"' for u in sorted({p[0] for p in clashing}))
+                by = f" ({', '.join(map(str, taken))} published by {named})"
+            yield (
+                f'service "{name}" runs {replicas} replica(s) but host port range '
+                f"{first}-{last}/{proto} has only {free} free port(s){by}",
+                at,
+                "widen the range, or run fewer replicas",
+            )
+
+
+def _clashing(fixed: list[_Published], name: str, port: m.Port, first: int, last: int,
+              ) -> Iterator[_Published]:
+    """Fixed ports of OTHER services in ``first..last`` that ``port`` cannot share."""
+    for entry in fixed:
+        other, _, other_port, number, _ = entry
+        if (other != name and first <= number <= last
+                and other_port.protocol is port.protocol
+                and (_wildcard(port.host_ip) or _wildcard(other_port.host_ip)
+                     or port.host_ip == other_port.host_ip)):
+            yield entry
 
 
 _SERVICE_CHECKS: tuple[Callable[[m.Stack, str, m.Service, list[str]], Iterator[Problem]], ...] = (

@@ -8,11 +8,13 @@ the environment's HOME.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +40,47 @@ class Context:
         return ConfigError(summary, location=self.sources.locate(path), path=path, hint=hint)
 
     def abspath(self, value: str) -> str:
+        """As compose resolves a host path: an absolute one stays exactly as written
+        (``/var/lib/docker/``), a relative or ``~`` one is joined and cleaned."""
         if value.startswith("~"):
             home = self.environment.get("HOME") or os.path.expanduser("~")
-            value = home + value[1:]
-        p = Path(value)
-        if not p.is_absolute():
-            p = self.project_directory / p
-        return os.path.normpath(str(p))
+            return os.path.normpath(home + value[1:])
+        if os.path.isabs(value):
+            return value
+        return os.path.normpath(str(self.project_directory / value))
 
 
 def to_str(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
+    if isinstance(v, float):
+        return go_float(v)
     return str(v)
+
+
+def go_float(v: float) -> str:
+    """``v`` as compose prints a number it read where a string belongs (Go's ``%v``):
+    the shortest digits, in exponent form below 1e-4 and from 1e6 on (``1e+06``)."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    sign, digits, exponent = Decimal(repr(v)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    point = len(text) + exponent  # where the decimal point falls in ``text``
+    head = "-" if sign else ""
+    if v == 0:
+        return head + "0"
+    if point - 1 < -4 or point - 1 >= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        exp = point - 1
+        return f"{head}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{head}0.{'0' * -point}{text}"
+    if point >= len(text):
+        return head + text + "0" * (point - len(text))
+    return f"{head}{text[:point]}.{text[point:]}"
 
 
 def kv_map(
@@ -124,7 +152,7 @@ def size(ctx: Context, path: P, v: Any) -> int:
 
 
 def octal_mode(ctx: Context, path: P, v: Any) -> int:
-    # YAML 1.1 already read 0440 as 256; a string "0440" is octal, as compose reads it.
+    # the YAML reader already took 0440 as octal (288), as go-yaml does; a string "0440" is octal too.
     if isinstance(v, int) and not isinstance(v, bool):
         return v
     try:
@@ -133,8 +161,8 @@ def octal_mode(ctx: Context, path: P, v: Any) -> int:
         raise ctx.error(path, f'"{v}" is not an octal file mode') from exc
 
 
-def ulimits(ctx: Context, path: P, value: Any) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
+def ulimits(ctx: Context, path: P, value: Any) -> dict[str, dict[str, int | bool]]:
+    out: dict[str, dict[str, int | bool]] = {}
     for name, v in (value or {}).items():
         if isinstance(v, dict):
             soft = to_int(ctx, (*path, name, "soft"), v.get("soft"))
@@ -147,7 +175,7 @@ def ulimits(ctx: Context, path: P, value: Any) -> dict[str, dict[str, int]]:
             out[str(name)] = {"soft": soft, "hard": hard}
         else:
             n = to_int(ctx, (*path, name), v)
-            out[str(name)] = {"soft": n, "hard": n}
+            out[str(name)] = {"soft": n, "hard": n, "single": True}
     return out
 
 

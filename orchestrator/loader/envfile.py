@@ -7,6 +7,11 @@ looked up in the given environment first, then among the keys defined earlier
 (in this file, then in env files read before it); single-quoted values are
 taken literally; a bare ``KEY`` line takes the value of ``KEY`` from the
 environment (and is dropped if unset).
+
+``format: raw`` (a service's ``env_file``) reads lines as compose does for that
+format: ``KEY=VALUE`` with VALUE exactly as written (no quotes removed, no
+``${...}``, no comments after it); blank lines and ``#`` lines are skipped,
+leading blanks of a line dropped, a bare ``KEY`` still comes from the environment.
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ def read_env_file(
     reference: Location | None = None,
     reference_path: tuple[str | int, ...] = (),
     earlier: Mapping[str, str] | None = None,
+    raw: bool = False,
 ) -> dict[str, str]:
-    """The variables ``path`` defines, expanded against ``environ``.
+    """The variables ``path`` defines, expanded against ``environ`` (``raw``: taken literally).
 
     ``reference`` / ``reference_path`` say where the file was named, for the
     error when it is missing; ``earlier`` holds variables of env files read before.
@@ -51,6 +57,8 @@ def read_env_file(
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read env file {path}: {exc}", location=reference,
                           path=reference_path) from None
+    if raw:
+        return parse_raw_env(text, file=str(path), environ=environ)
     return parse_env(text, file=str(path), environ=environ, earlier=earlier or {})
 
 
@@ -113,6 +121,29 @@ def parse_env(
             summary = f"env file {file}: required variable {exc.variable} is missing a value"
             raise ConfigError(summary + (f": {exc.reason}" if exc.reason else ""),
                               location=Location(file=file, line=line, column=1)) from None
+    return values
+
+
+def parse_raw_env(text: str, *, file: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """Parse env-file text of ``format: raw``: values literal (see the module doc). Pure."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r").lstrip(" \t")  # lines end at \n only, as Go reads them
+        if not line or line.startswith("#"):
+            continue
+        key, found, value = line.partition("=")
+        where = Location(file=file, line=number, column=1)
+        if not key:
+            raise ConfigError(f"env file {file}: line {number} has no variable name before `=`",
+                              location=where, detail=line, hint="lines are KEY=VALUE or a bare KEY")
+        if any(c.isspace() for c in key):
+            raise ConfigError(f'env file {file}: variable name "{key}" contains whitespace',
+                              location=where, detail=line,
+                              hint="a raw env file takes KEY=VALUE with nothing around the `=`")
+        if found:
+            values[key] = value
+        elif key in environ:
+            values[key] = environ[key]
     return values
 
 

@@ -11,6 +11,7 @@ file's directory, since they meant that. Cycles are errors that name them:
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from collections.abc import Callable
@@ -83,9 +84,14 @@ class _Extender:
             base_state = self._file_state(state, name, ref_file)
         if ref not in base_state.services:
             where = f" in {ref_file}" if ref_file is not None else ""
+            known = sorted(str(k) for k in base_state.services if k != name or ref_file is not None)
+            guess = difflib.get_close_matches(ref, known, n=1, cutoff=0.6)
             raise ConfigError(
                 f'cannot extend service "{name}" in {state.path}: service "{ref}" not found{where}',
                 location=state.sources.locate(at), path=at,
+                hint=f'did you mean "{guess[0]}"?' if guess else
+                f"services there: {', '.join(known)}" if known else
+                "define the service to extend, or name another file with `file:`",
             )
         step = (base_state.path, ref)
         if step in chain:

@@ -235,7 +235,9 @@ class _Walker:
                 summary = f"required variable {exc.variable} is missing a value"
                 if exc.reason:
                     summary += f": {exc.reason}"
-                raise ConfigError(summary, location=self.sources.locate(path), path=path) from None
+                raise ConfigError(summary, location=self.sources.locate(path), path=path,
+                                  hint=f"give {exc.variable} a value in the environment or in the .env file "
+                                       f"of the project directory") from None
         return _cast(value, path)
 
 

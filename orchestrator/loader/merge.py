@@ -237,6 +237,18 @@ def _host_ip(item: Any) -> tuple[str, Any]:
     return host, ip
 
 
+def _extra_hosts(m: _Merger, b: Any, o: Any, rp: P, bp: P, op: P, outp: P) -> Any:
+    """Both sides as ``host: ip`` mappings; a host may have several addresses, and the
+    override adds its own to the earlier ones (compose keeps ``h=1.1.1.1`` and ``h=9.9.9.9``)."""
+    merged: dict[str, list[Any]] = {}
+    for side, src, sp, is_over in ((b, m.bsrc, bp, False), (o, m.osrc, op, True)):
+        for key, value, vsrc, vsp in m.entries(side, src, sp, _host_ip):
+            taken = m.take(value, vsrc, vsp, (*outp, key), keep=is_over and m.keep_markers)
+            have = merged.setdefault(key, [])
+            have.extend(ip for ip in (taken if isinstance(taken, list) else [taken]) if ip not in have)
+    return {key: ips[0] if len(ips) == 1 else ips for key, ips in merged.items()}
+
+
 def _as_mapping_rule(to_mapping: Callable[[Any], tuple[str, Any]]) -> Rule:
     """Both sides as mappings (list syntax converted); override values win per key."""
 
@@ -433,7 +445,7 @@ _add(_as_mapping_rule(_key_value),
      "services.*.build.additional_contexts", "services.*.deploy.labels",
      "services.*.volumes.*.volume.labels", "networks.*.labels", "volumes.*.labels",
      "secrets.*.labels", "configs.*.labels", "networks.*.ipam.options")
-_add(_as_mapping_rule(_host_ip), "services.*.extra_hosts", "services.*.build.extra_hosts")
+_add(_extra_hosts, "services.*.extra_hosts", "services.*.build.extra_hosts")
 _add(_to_long_mapping(lambda: dict(_DEP_DEFAULT)), "services.*.depends_on")
 _add(_to_long_mapping(lambda: None), "services.*.networks")
 _add(_build, "services.*.build")

@@ -160,14 +160,16 @@ def _implicit_dependencies(svc: dict[str, Any]) -> None:
     Links and network_mode also restart with their dependency."""
     deps: dict[str, Any] = svc.setdefault("depends_on", {})
     implied: list[tuple[str, bool]] = []
-    for entry in svc.get("volumes_from") or ():
-        if not entry.startswith("container:"):
-            implied.append((entry.split(":", 1)[0], False))
+    # links and network_mode first: a service named there and in volumes_from restarts
+    # with it (as compose decides)
     for link in svc.get("links") or ():
         implied.append((link.split(":", 1)[0], True))
     mode = svc.get("network_mode") or ""
     if mode.startswith("service:"):
         implied.append((mode[len("service:") :], True))
+    for entry in svc.get("volumes_from") or ():
+        if not entry.startswith("container:"):
+            implied.append((entry.split(":", 1)[0], False))
     for name, restart in implied:
         deps.setdefault(
             name, {"condition": "service_started", "required": True, "restart": restart}
@@ -184,7 +186,7 @@ def _env_files(ctx: Context, path: P, value: Any) -> list[dict[str, Any]]:
                 {
                     "path": ctx.abspath(str(item["path"])),
                     "required": to_bool(ctx, (*path, i, "required"), item.get("required", True)),
-                    "format": item.get("format"),
+                    "format": _env_file_format(ctx, (*path, i, "format"), item.get("format")),
                     "at": (*path, i),
                 }
             )
@@ -193,6 +195,15 @@ def _env_files(ctx: Context, path: P, value: Any) -> list[dict[str, Any]]:
                 {"path": ctx.abspath(str(item)), "required": True, "format": None, "at": (*path, i)}
             )
     return out
+
+
+def _env_file_format(ctx: Context, path: P, value: Any) -> str | None:
+    if value is None:
+        return None  # the usual dotenv syntax
+    if value == "raw":
+        return "raw"
+    raise ctx.error(path, f'unsupported env_file format "{value}"',
+                    hint="leave `format` out for the usual KEY=VALUE syntax, or use `format: raw`")
 
 
 def _environment(
@@ -211,7 +222,7 @@ def _environment(
                     hint="create it, or mark it `required: false`",
                 )
             continue
-        for k, v in read_env_file(p, environ=ctx.environment).items():
+        for k, v in read_env_file(p, environ=ctx.environment, raw=f["format"] == "raw").items():
             merged[k] = v
     own = kv_map(ctx, (*base, "environment"), value, empty=None)
     for k, v in own.items():

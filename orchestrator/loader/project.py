@@ -9,7 +9,7 @@ Precedence follows compose:
   repeatable, later over earlier; without it ``.env`` in the project
   directory if present);
 - project name: ``-p`` > ``STACK_PROJECT_NAME`` / ``COMPOSE_PROJECT_NAME`` >
-  top-level ``name:`` > the project directory's basename (normalised);
+  top-level ``name:`` (normalised) > the project directory's basename (normalised);
 - profiles: ``--profile`` > ``STACK_PROFILES`` / ``COMPOSE_PROFILES``.
 """
 
@@ -64,13 +64,19 @@ def resolve_project_name(
 ) -> str:
     """The project name by compose's precedence; a name the user gave must already be valid."""
     if explicit:
-        return _checked(explicit, origin="-p/--project-name", location=None, usage=True)
+        return _checked(explicit, origin="-p/--project-name")
     from_env = env_lookup(environ, "STACK_PROJECT_NAME", "COMPOSE_PROJECT_NAME")
     if from_env:
-        return _checked(from_env, origin="the environment", location=None, usage=True)
+        return _checked(from_env, origin="the environment")
     if top_level is not None and top_level != "":
-        return _checked(str(top_level), origin="the top-level name", location=top_level_location,
-                        usage=False)
+        # compose normalises the top-level name (`name: My_App.Prod` is project "my_appprod"),
+        # while -p and the environment must already be valid
+        normalized = normalize_project_name(str(top_level))
+        if not normalized:
+            raise ConfigError(f'the top-level name "{top_level}" has no letters or digits',
+                              location=top_level_location, path=("name",),
+                              hint="a project name is made of a-z, 0-9, `_` and `-`")
+        return normalized
     name = normalize_project_name(project_directory.absolute().name)
     if not name:
         raise UsageError(
@@ -81,15 +87,12 @@ def resolve_project_name(
     return name
 
 
-def _checked(name: str, *, origin: str, location: Location | None, usage: bool) -> str:
+def _checked(name: str, *, origin: str) -> str:
     if name == normalize_project_name(name):
         return name
     summary = f'invalid project name "{name}" (from {origin}): {NAME_RULE}'
     suggestion = normalize_project_name(name)
-    hint = f'try "{suggestion}"' if suggestion else None
-    if usage:
-        raise UsageError(summary, hint=hint)
-    raise ConfigError(summary, location=location, path=("name",), hint=hint)
+    raise UsageError(summary, hint=f'try "{suggestion}"' if suggestion else None)
 
 
 def resolve_profiles(*, explicit: tuple[str, ...], environ: Mapping[str, str]) -> frozenset[str]:

@@ -7,6 +7,7 @@ form with units applied; ``RULES`` maps field names to them. Used by
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable
 from typing import Any
 
@@ -81,8 +82,15 @@ def _volume_mounts(ctx: Context, path: P, value: Any) -> list[dict[str, Any]]:
             m["read_only"] = to_bool(ctx, (*at, "read_only"), m["read_only"])
         if not m.get("target"):
             raise ctx.error(at, "a mount needs a target path inside the container")
+        m["target"] = clean_path(str(m["target"]))
         out.append(m)
     return out
+
+
+def clean_path(path: str) -> str:
+    """A container path cleaned as compose (Go's ``path.Clean``) does: ``/h//x/`` -> ``/h/x``."""
+    cleaned = posixpath.normpath(path)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
 
 
 _PROPAGATION = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
@@ -213,6 +221,10 @@ def build_section(ctx: Context, path: P, value: Any) -> dict[str, Any]:
     for key in ("args", "labels", "additional_contexts"):
         if key in b:
             b[key] = kv_map(ctx, (*path, key), b[key], empty=None if key == "args" else "")
+    if "args" in b:
+        # a bare `ARG` takes its value from the environment, and is left out when unset (compose)
+        b["args"] = {k: ctx.environment[k] if v is None else v for k, v in b["args"].items()
+                     if v is not None or k in ctx.environment}
     if "ssh" in b:
         ssh = b["ssh"]
         b["ssh"] = (
@@ -355,9 +367,8 @@ RULES: dict[str, Callable[[Context, P, Any], Any]] = {
     "logging": _logging,
     "blkio_config": _blkio,
     "develop": _develop,
-    "gpus": lambda c, p, v: (
-        [{"capabilities": ["gpu"], "count": -1}] if v == "all" else _device_requests(c, p, v)
-    ),
+    # `gpus: all` is every GPU (count -1), printed as compose prints it: no capabilities
+    "gpus": lambda c, p, v: [{"count": -1}] if v == "all" else _device_requests(c, p, v),
     "expose": lambda c, p, v: [to_str(x) for x in v or []],
     "group_add": lambda c, p, v: [to_str(x) for x in v or []],
     "build": lambda c, p, v: v,  # done last, with build_section: see normalize._service

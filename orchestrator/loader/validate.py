@@ -299,6 +299,26 @@ def _unexpected_keys(err: ValidationError) -> Iterator[str]:
         yield str(key)
 
 
+def _service_keys() -> frozenset[str]:
+    services = schema()["properties"]["services"]["patternProperties"]
+    return frozenset(next(iter(services.values()))["properties"])
+
+
+def _type_hint(path: tuple[str | int, ...], types: list[str], value: object) -> str | None:
+    """What to write instead, for the usual shape mistakes."""
+    if len(path) == 2 and path[0] == "services" and str(path[1]) in _service_keys():
+        # `ports:` one level too far left is read as a service named "ports"
+        return (f"`{path[1]}` is indented as a service name; if it belongs to the service "
+                f"above, indent it under that service")
+    if "object" in types and "array" not in types and isinstance(value, list):
+        return "write `key: value` lines here, not `- ` list items"
+    if types == ["array"] and isinstance(value, dict):
+        return "write `- ` list items here, not `key: value` lines"
+    if types == ["array"] and value is not None and not isinstance(value, (list, dict)):
+        return f"write a list: `[{_quote(value)}]`, or `- ` items on the lines below"
+    return None
+
+
 def _describe(err: ValidationError, sources: SourceMap) -> _Problem:
     err = _pick(err)
     path = _path_of(err)
@@ -317,16 +337,20 @@ def _describe(err: ValidationError, sources: SourceMap) -> _Problem:
                 location=kloc,
             )
         guess = _suggest(key, props)
-        summary = f'unknown key "{key}"'
+        summary = f'unknown key "{key}"' if path else f'unknown top-level key "{key}"'
+        hint = None
         if guess:
             summary += f' (did you mean "{guess}"?)'
-        return _Problem(summary=summary, path=path, location=kloc)
+        elif any(p.startswith("^x-") for p in sch.get("patternProperties", {})):
+            hint = f"remove it, or rename it x-{key} to keep it as an extension field"
+        return _Problem(summary=summary, path=path, location=kloc, hint=hint)
     if v == "type" or (v in ("oneOf", "anyOf") and err.context):
         types = _allowed_types(err.schema)
         summary = f"must be {_type_words(types)}, not {_kind(err.instance)}"
         if err.instance is None:
             summary = f"must be {_type_words(types)}, not empty (null)"
-        return _Problem(summary=summary, path=path, location=loc)
+        return _Problem(summary=summary, path=path, location=loc,
+                        hint=_type_hint(path, types, err.instance))
     if v == "enum":
         choices = [str(c) for c in err.validator_value]
         summary = f"{_quote(err.instance)} is not allowed: use one of " + ", ".join(

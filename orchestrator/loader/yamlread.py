@@ -3,8 +3,11 @@
 We compose YAML *nodes* (libyaml's C parser when available) and build plain
 ``dict``/``list``/``str``/``int``/``float``/``bool``/``None`` ourselves, so that
 every value gets the position of its node. Scalars are resolved with the
-YAML 1.2 core schema, as compose (go-yaml) does: ``yes``/``on`` stay strings,
-``0o17`` is octal, ``017`` is 17.
+YAML 1.2 core schema, as compose (go-yaml) does: ``yes``/``on`` stay strings.
+Numbers follow go-yaml v3 (what compose reads with), which keeps YAML 1.1 habits
+there: underscores are ignored (``1_000``), ``0x1f``/``0o17``/``0b101`` take their
+base, and a leading zero means octal (``0440`` is 288, ``010`` is 8; ``09`` is
+not octal and falls through to the float 9.0).
 
 Handled here, because they are YAML-level: anchors and aliases (each alias is
 built afresh, so later stages may mutate freely), merge keys (``<<: *base``
@@ -28,6 +31,7 @@ import yaml
 
 from orchestrator.errors import ConfigError, FileNotFoundStackError, Location
 from orchestrator.loader.source import SourceMap
+from orchestrator.loader.yamlerrors import yaml_error
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +84,12 @@ class YamlDocument:
 
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+# digits allowed after each base prefix (Go's strconv.ParseInt with base 0, which go-yaml uses)
+_DIGITS: Final = {2: re.compile(r"^[01]+$"), 8: re.compile(r"^[0-7]+$"),
+                  10: re.compile(r"^[0-9]+$"), 16: re.compile(r"^[0-9a-fA-F]+$")}
+_PREFIX_BASE: Final = {"x": 16, "X": 16, "o": 8, "O": 8, "b": 2, "B": 2}
+_INT64_MIN: Final = -(1 << 63)
+_UINT64_MAX: Final = (1 << 64) - 1
 _FLOAT = re.compile(
     r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
@@ -122,11 +131,7 @@ def read_yaml(text: str, *, file: str) -> YamlDocument:
                     location=_location(file, mark) if mark is not None else None,
                     hint="keep one document per file; pass several files with -f to merge them",
                 ) from exc
-            raise ConfigError(
-                f"invalid YAML: {exc.problem or exc.context}",
-                location=_location(file, mark) if mark is not None else Location(file=file, line=1, column=1),
-                detail=exc.context if exc.problem and exc.context else None,
-            ) from exc
+            raise yaml_error(exc, text=text, file=file) from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"invalid YAML: {exc}", location=Location(file=file, line=1, column=1)) from exc
     finally:
@@ -236,7 +241,8 @@ class _Builder:
             first = seen.get(key)
             if first is not None:
                 raise ConfigError(f'mapping key "{key}" already defined at {first}',
-                                  location=here, path=(*path, key))
+                                  location=here, path=(*path, key),
+                                  hint="a key may appear once in a mapping: keep one of them")
             seen[key] = here
             out[key] = self.build(value_node, (*path, key))
             # a mapping entry is located at its key, the place a reader looks for it
@@ -272,17 +278,34 @@ def _plain_scalar(value: str) -> Any:
     if first in "tTfF" and value in _BOOL:
         return _BOOL[value]
     if first in "0123456789+-.":
-        if _INT.match(value):
-            if value.startswith("0o"):
-                return int(value[2:], 8)
-            if value.startswith("0x"):
-                return int(value[2:], 16)
-            return int(value, 10)
-        if _FLOAT.match(value):
-            lowered = value.lower()
+        plain = value.replace("_", "")  # go-yaml drops every underscore before parsing a number
+        number = _go_int(plain)
+        if number is not None:
+            return number
+        if _FLOAT.match(plain):
+            lowered = plain.lower()
             if lowered.endswith(".nan"):
                 return math.nan
             if lowered.endswith(".inf"):
-                return -math.inf if value.startswith("-") else math.inf
-            return float(value)
+                return -math.inf if plain.startswith("-") else math.inf
+            return float(plain)
     return value
+
+
+def _go_int(text: str) -> int | None:
+    """``text`` as Go's ``strconv.ParseInt(text, 0, 64)`` (or ParseUint) reads it, else None."""
+    sign = 1
+    digits = text
+    if digits[:1] in ("+", "-"):
+        sign = -1 if digits[0] == "-" else 1
+        digits = digits[1:]
+    base = 10
+    if len(digits) > 1 and digits[0] == "0":
+        base = _PREFIX_BASE.get(digits[1], 8)
+        digits = digits[2:] if digits[1] in _PREFIX_BASE else digits[1:]
+    if not _DIGITS[base].match(digits):
+        return None
+    number = sign * int(digits, base)
+    if not _INT64_MIN <= number <= _UINT64_MAX:
+        return None  # out of Go's range: go-yaml tries a float next
+    return number

@@ -118,7 +118,8 @@ def test_unknown_service() -> None:
     path = FIXTURES / "extends_errors" / "unknown.yaml"
     assert str(info.value) == (
         f'{path}:3:5: services.web.extends: cannot extend service "web" in {path}: '
-        'service "nope" not found'
+        'service "nope" not found\n'
+        "  hint: define the service to extend, or name another file with `file:`"
     )
 
 
@@ -128,7 +129,8 @@ def test_unknown_service_in_other_file() -> None:
     path = FIXTURES / "extends_errors" / "unknown_in_file.yaml"
     assert str(info.value) == (
         f'{path}:3:5: services.web.extends: cannot extend service "web" in {path}: '
-        'service "base" not found in unknown.yaml'
+        'service "base" not found in unknown.yaml\n'
+        "  hint: services there: web"
     )
 
 

@@ -74,17 +74,22 @@ def test_unset_variable_warns_once_and_defaults_blank() -> None:
 
 def test_missing_required_with_message() -> None:
     assert error("services:\n  web:\n    image: ${IMAGE:?set IMAGE first}\n") == (
-        "f.yaml:3:5: services.web.image: required variable IMAGE is missing a value: set IMAGE first"
+        "f.yaml:3:5: services.web.image: required variable IMAGE is missing a value: set IMAGE first\n"
+        "  hint: give IMAGE a value in the environment or in the .env file of the project directory"
     )
 
 
 def test_missing_required_without_message_and_empty() -> None:
-    assert error("x: ${EMPTY:?}\n") == "f.yaml:1:1: x: required variable EMPTY is missing a value"
+    assert error("x: ${EMPTY:?}\n") == (
+        "f.yaml:1:1: x: required variable EMPTY is missing a value\n"
+        "  hint: give EMPTY a value in the environment or in the .env file of the project directory"
+    )
 
 
 def test_required_message_is_interpolated() -> None:
     assert error("x: ${NOPE?need $A}\n") == (
-        "f.yaml:1:1: x: required variable NOPE is missing a value: need a"
+        "f.yaml:1:1: x: required variable NOPE is missing a value: need a\n"
+        "  hint: give NOPE a value in the environment or in the .env file of the project directory"
     )
 
 

@@ -72,9 +72,11 @@ def test_build_string_is_context() -> None:
     assert web("build: {context: a, target: t}", "build: b") == {"build": {"context": "b", "target": "t"}}
 
 
-def test_extra_hosts_both_syntaxes() -> None:
-    assert web("extra_hosts: ['a:1.1.1.1', 'b=2.2.2.2']", "extra_hosts: {b: 3.3.3.3, c: '::1'}") == {
-        "extra_hosts": {"a": "1.1.1.1", "b": "3.3.3.3", "c": "::1"},
+def test_extra_hosts_both_syntaxes_addresses_add_up() -> None:
+    # as Docker Compose v2.40: a host named on both sides keeps both addresses
+    assert web("extra_hosts: ['a:1.1.1.1', 'b=2.2.2.2']",
+               "extra_hosts: {b: 3.3.3.3, c: '::1', a: [1.1.1.1, 4.4.4.4]}") == {
+        "extra_hosts": {"a": ["1.1.1.1", "4.4.4.4"], "b": ["2.2.2.2", "3.3.3.3"], "c": "::1"},
     }
 
 

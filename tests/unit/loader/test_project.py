@@ -124,10 +124,15 @@ def test_explicit_invalid_name_says_the_rule() -> None:
     )
 
 
-def test_invalid_top_level_name_is_config_error() -> None:
+def test_top_level_name_is_normalised_as_compose_does() -> None:
+    # Docker Compose v2.40 prints these names for these top-level `name:` values
+    assert name(top_level="-bad") == "bad"
+    assert name(top_level="My_App.Prod") == "my_appprod"
+    assert name(top_level="Ab-C_d") == "ab-c_d"
     with pytest.raises(ConfigError) as info:
-        name(top_level="-bad")
-    assert str(info.value).startswith('name: invalid project name "-bad" (from the top-level name)')
+        name(top_level="-_")
+    assert str(info.value) == ('name: the top-level name "-_" has no letters or digits\n'
+                               "  hint: a project name is made of a-z, 0-9, `_` and `-`")
 
 
 def test_underivable_name() -> None:

@@ -181,7 +181,29 @@ def test_gpus_and_device_requests(load: LoadFn) -> None:
         "    deploy: {resources: {reservations: {devices: [{capabilities: [gpu], count: 2}]}}}\n"
     )
     a = stack.services["a"]
-    assert a.gpus == (m.DeviceRequest(capabilities=("gpu",), count=-1),)
+    assert a.gpus == (m.DeviceRequest(count=-1),)  # every GPU; compose prints no capabilities
     assert a.deploy is not None and a.deploy.resources is not None
     assert a.deploy.resources.reservations == m.ResourceSpec(
         devices=(m.DeviceRequest(capabilities=("gpu",), count=2),))
+
+
+def test_numbers_become_strings_and_modes_as_compose_reads_them(load: LoadFn) -> None:
+    # checked against Docker Compose v2.40: 010 is octal, floats print as Go's %v does
+    stack = load(
+        "services:\n  web:\n    image: x\n"
+        "    environment: {A: 010, B: 1e6, C: 9.0, D: 0.5, E: 1_000, F: .inf, G: 1234567.5}\n"
+        "    configs: [{source: c, mode: 0440}]\n"
+        "configs:\n  c: {content: hi}\n"
+    )
+    web = stack.services["web"]
+    assert dict(web.environment) == {"A": "8", "B": "1e+06", "C": "9", "D": "0.5", "E": "1000",
+                                     "F": "+Inf", "G": "1.2345675e+06"}
+    assert web.configs[0].mode == 0o440
+
+
+def test_bare_build_args_come_from_the_environment(load: LoadFn) -> None:
+    # as Docker Compose v2.40: a bare ARG takes the environment's value, or is left out
+    stack = load("services:\n  web:\n    image: x\n    build: {context: ., args: [Z, Y, W=]}\n",
+                 env={"Y": "yy"})
+    build = stack.services["web"].build
+    assert build is not None and dict(build.args) == {"Y": "yy", "W": ""}

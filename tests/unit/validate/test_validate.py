@@ -26,7 +26,7 @@ CASES = [
     ("services:\n  web:\n    image: x\n    enviroment: [A=1]\n",
      'stack.yaml:4:5: services.web: unknown key "enviroment" (did you mean "environment"?)'),
     ("servics:\n  web: {image: x}\n",
-     'stack.yaml:1:1: unknown key "servics" (did you mean "services"?)'),
+     'stack.yaml:1:1: unknown top-level key "servics" (did you mean "services"?)'),
     ("services:\n  web:\n    image: [x]\n",
      "stack.yaml:3:5: services.web.image: must be a string, not a list"),
     ("services:\n  web:\n    image: x\n    ports:\n      - target: 80\n        published: [1]\n",
