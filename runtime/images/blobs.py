@@ -10,13 +10,15 @@ so a retry can resume from where it stopped.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from runtime.errors import Failed, InvalidArgument, NotFound
 from runtime.images.reference import is_digest
@@ -60,8 +62,14 @@ class BlobWriter:
         self.committed: str | None = None
         if self.resumable and expected is not None:
             self.path = store.ingest_dir / f"{_hex(expected)}.partial"
-            self._file: BinaryIO = open(self.path, "a+b")  # noqa: SIM115 (closed in close())
-            self._file.seek(0)
+            self._file: BinaryIO = self._open_locked(self.path)
+            if store.has(expected):
+                # Another writer (thread or process) finished it while we waited; the
+                # partial we hold was made afresh by our open: drop it.
+                self.path.unlink()
+                self._close()
+                self.committed = expected
+                return
             while chunk := self._file.read(CHUNK):
                 self._hash.update(chunk)
                 self.size += len(chunk)
@@ -69,6 +77,28 @@ class BlobWriter:
             fd, name = tempfile.mkstemp(dir=store.ingest_dir, prefix="blob-")
             self.path = Path(name)
             self._file = os.fdopen(fd, "wb")
+
+    @staticmethod
+    def _open_locked(path: Path) -> BinaryIO:
+        """Open the partial file under an exclusive flock: one writer per digest at a time
+        (threads and processes alike), so two pulls of one layer never interleave bytes."""
+        while True:
+            f = open(path, "a+b")  # noqa: SIM115 (closed in _close())
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                same = os.stat(path).st_ino == os.fstat(f.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                f.seek(0)
+                return f
+            # The holder published it (renamed our inode away) meanwhile: open afresh.
+            f.close()
+
+    @property
+    def done(self) -> bool:
+        """True when the blob is in the store (committed by this or another writer)."""
+        return self.committed is not None
 
     @property
     def offset(self) -> int:
@@ -84,16 +114,20 @@ class BlobWriter:
         return "sha256:" + self._hash.hexdigest()
 
     def discard(self) -> None:
-        """Throw the bytes away (also a resumable writer's: they are bad)."""
-        self._close()
+        """Throw the bytes away (also a resumable writer's: they are bad).
+
+        Unlinks before closing: the flock is held until the name is gone.
+        """
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        self._close()
 
     def commit(self, *, size: int | None = None) -> str:
         """Verify and publish; a wrong digest or size raises ``Failed`` and discards the bytes."""
+        if self.committed is not None:
+            return self.committed
         self._file.flush()
         os.fsync(self._file.fileno())
-        self._close()
         digest = self.digest()
         if self.expected is not None and digest != self.expected:
             self.discard()
@@ -103,7 +137,8 @@ class BlobWriter:
             self.discard()
             raise Failed(f"blob {digest}: size mismatch (expected {size} bytes, got {self.size})")
         final = self.store.path(digest)
-        os.replace(self.path, final)
+        os.replace(self.path, final)  # still under the flock of a resumable writer
+        self._close()
         fsync_dir(final.parent)
         self.committed = digest
         return digest
@@ -137,6 +172,10 @@ class BlobStore:
     def has(self, digest: str) -> bool:
         return self.path(digest).is_file()
 
+    def has_partial(self, digest: str) -> bool:
+        """A resumable download of ``digest`` was interrupted and kept its bytes."""
+        return (self.ingest_dir / f"{_hex(digest)}.partial").is_file()
+
     def size(self, digest: str) -> int:
         try:
             return self.path(digest).stat().st_size
@@ -165,7 +204,7 @@ class BlobStore:
             w.write(data)
             return w.commit()
 
-    def put_file(self, src: BinaryIO, *, expected: str | None = None,
+    def put_file(self, src: IO[bytes], *, expected: str | None = None,
                  size: int | None = None) -> str:
         with self.writer(expected=expected) as w:
             while chunk := src.read(CHUNK):
@@ -180,9 +219,14 @@ class BlobStore:
         for entry in os.scandir(self.blob_dir):
             yield f"sha256:{entry.name}"
 
-    def clear_ingest(self) -> None:
-        """Drop leftovers of interrupted writes (not resumable partials younger than a day)."""
+    def clear_ingest(self, *, older_than: float = 3600.0,
+                     partial_older_than: float = 86400.0) -> None:
+        """Drop leftovers of interrupted writes: temp files older than an hour (younger
+        ones may belong to a write in progress in another process) and resumable
+        partials older than a day."""
+        now = time.time()
         for entry in self.ingest_dir.iterdir():
-            if entry.name.startswith("blob-"):
-                with contextlib.suppress(FileNotFoundError):
+            limit = partial_older_than if entry.name.endswith(".partial") else older_than
+            with contextlib.suppress(FileNotFoundError):
+                if now - entry.stat().st_mtime > limit:
                     entry.unlink()
