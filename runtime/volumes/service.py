@@ -96,7 +96,7 @@ class VolumeService:
 
     def list(self, *, labels: Mapping[str, str] | None = None) -> list[VolumeInfo]:
         rows = self.md.query("SELECT * FROM volumes ORDER BY name")
-        infos = [self._info(r) for r in rows]
+        infos = [self._info(dict(r)) for r in rows]
         return [v for v in infos if labels_match(v.labels, labels)]
 
     def data_dir(self, name: str) -> Path:

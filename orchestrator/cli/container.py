@@ -1,0 +1,556 @@
+"""`stack container ...`: run, create, start, stop, exec, logs, ls and friends (Docker-like).
+
+Commands ask the engine (orchestrator.cli.engine.get_engine) through runtime.api
+and render through orchestrator.cli.render. The interactive paths (``run -it``,
+``exec -it``, ``cp``) need the container's files on this host: they find them from
+the engine's configuration (EngineConfig.from_env), so they work with the
+in-process engine and with a stackd on the same machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from orchestrator.cli import render
+from orchestrator.cli.engine import get_engine
+
+if TYPE_CHECKING:
+    from runtime.api import ContainerConfig, ContainerInfo, Engine
+    from runtime.config import EngineConfig
+
+app = typer.Typer(help="Manage containers: run, exec, logs, stop, remove.",
+                  no_args_is_help=True, rich_markup_mode=None)
+
+_Opt = typer.Option
+
+
+def _engine(ctx: typer.Context) -> Engine:
+    return get_engine(ctx)
+
+
+def _engine_config(ctx: typer.Context) -> EngineConfig:
+    from orchestrator.cli.options import GlobalOptions
+    from runtime.config import EngineConfig
+
+    obj = ctx.find_root().obj
+    return EngineConfig.from_env(obj.environ if isinstance(obj, GlobalOptions) else None)
+
+
+# --- run / create ----------------------------------------------------------------------
+
+Env = Annotated[list[str] | None, _Opt("-e", "--env", help="KEY=value (or KEY from here).")]
+Volume = Annotated[list[str] | None, _Opt("-v", "--volume",
+                                          help="name:/path, /host:/path[:ro] or /path.")]
+Publish = Annotated[list[str] | None, _Opt("-p", "--publish", help="[ip:][host:]port[/proto].")]
+Label = Annotated[list[str] | None, _Opt("-l", "--label", help="key=value.")]
+Image = Annotated[str, typer.Argument(help="Image reference.")]
+Command = Annotated[list[str] | None, typer.Argument(help="Command and arguments.")]
+Name = Annotated[str | None, _Opt("--name", help="Container name.")]
+Tmpfs = Annotated[list[str] | None, _Opt("--tmpfs", help="/path[:size=64m,mode=1777].")]
+Entrypoint = Annotated[str | None, _Opt("--entrypoint", help="Override ENTRYPOINT.")]
+Workdir = Annotated[str | None, _Opt("-w", "--workdir", help="Working directory.")]
+User = Annotated[str | None, _Opt("-u", "--user", help="name, uid or uid:gid.")]
+Hostname = Annotated[str | None, _Opt("--hostname", help="Container host name.")]
+Network = Annotated[str | None, _Opt("--network", help="bridge, none, host, container:<n> "
+                                                       "or a network name.")]
+Init = Annotated[bool, _Opt("--init", help="Run tini as PID 1.")]
+ReadOnly = Annotated[bool, _Opt("--read-only", help="Read-only root file system.")]
+Privileged = Annotated[bool, _Opt("--privileged", help="All capabilities, no seccomp.")]
+CapAdd = Annotated[list[str] | None, _Opt("--cap-add", help="Add a capability.")]
+CapDrop = Annotated[list[str] | None, _Opt("--cap-drop", help="Drop a capability.")]
+Memory = Annotated[str | None, _Opt("-m", "--memory", help="Memory limit, e.g. 64m.")]
+Cpus = Annotated[float | None, _Opt("--cpus", help="CPU quota, e.g. 0.5.")]
+PidsLimit = Annotated[int | None, _Opt("--pids-limit", help="Max processes.")]
+ShmSize = Annotated[str | None, _Opt("--shm-size", help="Size of /dev/shm.")]
+Ulimits = Annotated[list[str] | None, _Opt("--ulimit", help="name=soft[:hard].")]
+Restart = Annotated[str | None, _Opt("--restart", help="no, always, on-failure[:N], "
+                                                       "unless-stopped.")]
+StopSignal = Annotated[str | None, _Opt("--stop-signal", help="Signal to stop.")]
+StopTimeout = Annotated[float | None, _Opt("--stop-timeout", help="Seconds.")]
+Interactive = Annotated[bool, _Opt("-i", "--interactive", help="Keep stdin open.")]
+Tty = Annotated[bool, _Opt("-t", "--tty", help="Allocate a terminal.")]
+
+
+def _config(ctx: typer.Context, params: dict[str, Any]) -> ContainerConfig:
+    """A ContainerConfig from the options of `run`/`create` (``params``: their locals)."""
+    from runtime.api import ContainerConfig, EndpointConfig, Resources
+    from runtime.containers import shortsyntax as ss
+
+    p = params
+    mode = p.get("network") or "bridge"
+    networks: tuple[EndpointConfig, ...] = ()
+    if mode not in ("bridge", "none", "host") and not mode.startswith("container:"):
+        networks, mode = (EndpointConfig(network=mode),), "bridge"
+    environ = getattr(ctx.find_root().obj, "environ", None) or dict(os.environ)
+    entrypoint = p.get("entrypoint")
+    return ContainerConfig(
+        name=p.get("name") or "", image=p["image"],
+        command=tuple(p["command"]) if p.get("command") else None,
+        entrypoint=None if entrypoint is None else tuple(x for x in [entrypoint] if x),
+        env=ss.parse_env(p.get("env") or [], environ),
+        labels=ss.parse_labels(p.get("label") or []),
+        user=p.get("user"), working_dir=p.get("workdir"), hostname=p.get("hostname"),
+        tty=bool(p.get("tty")), stdin_open=bool(p.get("interactive")),
+        init=bool(p.get("init")), read_only=bool(p.get("read_only")),
+        privileged=bool(p.get("privileged")),
+        cap_add=tuple(p.get("cap_add") or ()), cap_drop=tuple(p.get("cap_drop") or ()),
+        mounts=tuple([ss.parse_volume(v) for v in p.get("volume") or []]
+                     + [ss.parse_tmpfs(t) for t in p.get("tmpfs") or []]),
+        shm_size=ss.parse_size(p["shm_size"]) if p.get("shm_size") else None,
+        ulimits=tuple(ss.parse_ulimit(u) for u in p.get("ulimit") or []),
+        resources=Resources(memory=ss.parse_size(p["memory"]) if p.get("memory") else None,
+                            cpus=p.get("cpus"), pids_limit=p.get("pids_limit")),
+        stop_signal=p.get("stop_signal"), stop_timeout=p.get("stop_timeout"),
+        network_mode=mode, networks=networks,
+        ports=tuple(b for spec in p.get("publish") or [] for b in ss.parse_port(spec)),
+        restart=ss.parse_restart(p.get("restart") or "no"),
+        auto_remove=bool(p.get("rm")) and bool(p.get("detach")),
+    )
+
+
+def _create(ctx: typer.Context, config: ContainerConfig) -> ContainerInfo:
+    from runtime.errors import NotFound
+
+    engine = _engine(ctx)
+    try:
+        return engine.container_create(config)
+    except NotFound:
+        try:
+            engine.image_inspect(config.image)
+        except NotFound:
+            render.warning(f'image "{config.image}" not found here: pulling it')
+            with render.transfer_progress() as progress:
+                engine.image_pull(config.image, progress=progress)
+            return engine.container_create(config)
+        raise
+
+
+@app.command("run", context_settings={"allow_interspersed_args": False},
+             help="Create and start a container; without -d, wait for it and exit with its code.")
+def run(
+    ctx: typer.Context, image: Image, command: Command = None,
+    detach: Annotated[bool, _Opt("-d", "--detach", help="Run in the background.")] = False,
+    rm: Annotated[bool, _Opt("--rm", help="Remove the container when it exits.")] = False,
+    name: Name = None, env: Env = None, volume: Volume = None, publish: Publish = None,
+    label: Label = None, tmpfs: Tmpfs = None, entrypoint: Entrypoint = None,
+    workdir: Workdir = None, user: User = None, hostname: Hostname = None,
+    network: Network = None, init: Init = False, read_only: ReadOnly = False,
+    privileged: Privileged = False, cap_add: CapAdd = None, cap_drop: CapDrop = None,
+    memory: Memory = None, cpus: Cpus = None, pids_limit: PidsLimit = None,
+    shm_size: ShmSize = None, ulimit: Ulimits = None, restart: Restart = None,
+    stop_signal: StopSignal = None, stop_timeout: StopTimeout = None,
+    interactive: Interactive = False, tty: Tty = False,
+) -> None:
+    config = _config(ctx, dict(locals()))
+    engine = _engine(ctx)
+    info = _create(ctx, config)
+    if detach:
+        engine.container_start(info.id)
+        render.line(info.id)
+        return
+    try:
+        if interactive or tty:
+            _start_attached(ctx, info, tty=tty, interactive=interactive)
+        else:
+            engine.container_start(info.id)
+            _follow(engine, info.id, timestamps=False, since=None, tail=None)
+        code = engine.container_wait(info.id)
+    finally:
+        if rm:
+            engine.container_remove(info.id, force=True, volumes=True)
+    raise typer.Exit(code)
+
+
+@app.command("create", context_settings={"allow_interspersed_args": False},
+             help="Create a container without starting it (the options of run).")
+def create(
+    ctx: typer.Context, image: Image, command: Command = None,
+    name: Name = None, env: Env = None, volume: Volume = None, publish: Publish = None,
+    label: Label = None, tmpfs: Tmpfs = None, entrypoint: Entrypoint = None,
+    workdir: Workdir = None, user: User = None, hostname: Hostname = None,
+    network: Network = None, init: Init = False, read_only: ReadOnly = False,
+    privileged: Privileged = False, cap_add: CapAdd = None, cap_drop: CapDrop = None,
+    memory: Memory = None, cpus: Cpus = None, pids_limit: PidsLimit = None,
+    shm_size: ShmSize = None, ulimit: Ulimits = None, restart: Restart = None,
+    stop_signal: StopSignal = None, stop_timeout: StopTimeout = None,
+    interactive: Interactive = False, tty: Tty = False,
+) -> None:
+    render.line(_create(ctx, _config(ctx, dict(locals()))).id)
+
+
+def _start_attached(ctx: typer.Context, info: ContainerInfo, *, tty: bool,
+                    interactive: bool) -> None:
+    """Start and connect this terminal: output from the container's log (complete from
+    its first byte, partial lines included), input through conmon's attach socket."""
+    import termios
+    import threading
+    import tty as tty_module
+
+    from runtime.containers.attach import Attachment
+    from runtime.containers.conmon import send_resize
+    from runtime.errors import FailedPrecondition
+
+    engine = _engine(ctx)
+    bundle = _engine_config(ctx).containers_dir / info.id
+    engine.container_start(info.id)
+    attachment = None
+    if interactive:
+        try:
+            attachment = Attachment.connect(bundle / "attach")
+        except FailedPrecondition:
+            if engine.container_inspect(info.id).pid is not None:
+                raise  # running, yet no socket: not on this host
+            # Exited already (conmon removed the socket): nothing to send input to.
+    stdin_fd = sys.stdin.fileno()
+    saved = None
+    if tty and os.isatty(stdin_fd):
+        saved = termios.tcgetattr(stdin_fd)
+        tty_module.setraw(stdin_fd)
+
+    def resize(*_: object) -> None:
+        if os.isatty(stdin_fd):
+            size = os.get_terminal_size(stdin_fd)
+            send_resize(bundle, rows=size.lines, cols=size.columns)
+
+    def pump_stdin(to: Attachment) -> None:
+        while True:
+            data = os.read(stdin_fd, 4096)
+            if not data or not to.send(data):
+                to.close_stdin()
+                return
+
+    previous = signal.signal(signal.SIGWINCH, resize)
+    try:
+        resize()
+        if attachment is not None:
+            threading.Thread(target=pump_stdin, args=(attachment,), daemon=True).start()
+        for entry in engine.container_logs(info.id, follow=True):
+            end = b"" if entry.partial else b"\r\n" if saved is not None else b"\n"
+            render.raw(entry.data.removesuffix(b"\r") + end, stderr=entry.stream == "stderr")
+    finally:
+        signal.signal(signal.SIGWINCH, previous)
+        if saved is not None:
+            termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+        if attachment is not None:
+            attachment.close()
+
+
+def _follow(engine: Engine, ref: str, *, timestamps: bool, since: float | None,
+            tail: int | None, follow: bool = True) -> None:
+    for entry in engine.container_logs(ref, follow=follow, since=since, tail=tail):
+        prefix = b""
+        if timestamps:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(entry.time))
+            prefix = f"{stamp}.{int(entry.time % 1 * 1e9):09d}Z ".encode()
+        render.raw(prefix + entry.data + (b"" if entry.partial else b"\n"),
+                   stderr=entry.stream == "stderr")
+
+
+# --- lifecycle -------------------------------------------------------------------------
+
+Refs = Annotated[list[str], typer.Argument(help="Containers (names, ids or id prefixes).")]
+
+
+@app.command("start", help="Start stopped containers.")
+def start(ctx: typer.Context, refs: Refs) -> None:
+    for ref in refs:
+        _engine(ctx).container_start(ref)
+        render.line(ref)
+
+
+@app.command("stop", help="Stop containers: the stop signal, then SIGKILL after the timeout.")
+def stop(
+    ctx: typer.Context, refs: Refs,
+    time_: Annotated[float | None, _Opt("-t", "--time", help="Seconds before SIGKILL.")] = None,
+    signal_: Annotated[str | None, _Opt("-s", "--signal", help="Signal to send.")] = None,
+) -> None:
+    for ref in refs:
+        _engine(ctx).container_stop(ref, signal=signal_, timeout=time_)
+        render.line(ref)
+
+
+@app.command("restart", help="Stop and start containers.")
+def restart(
+    ctx: typer.Context, refs: Refs,
+    time_: Annotated[float | None, _Opt("-t", "--time", help="Seconds before SIGKILL.")] = None,
+) -> None:
+    for ref in refs:
+        _engine(ctx).container_restart(ref, timeout=time_)
+        render.line(ref)
+
+
+@app.command("kill", help="Send a signal (default KILL) to containers.")
+def kill(
+    ctx: typer.Context, refs: Refs,
+    signal_: Annotated[str, _Opt("-s", "--signal", help="Signal to send.")] = "KILL",
+) -> None:
+    for ref in refs:
+        _engine(ctx).container_kill(ref, signal=signal_)
+        render.line(ref)
+
+
+@app.command("pause", help="Freeze all processes of containers.")
+def pause(ctx: typer.Context, refs: Refs) -> None:
+    for ref in refs:
+        _engine(ctx).container_pause(ref)
+        render.line(ref)
+
+
+@app.command("unpause", help="Thaw paused containers.")
+def unpause(ctx: typer.Context, refs: Refs) -> None:
+    for ref in refs:
+        _engine(ctx).container_unpause(ref)
+        render.line(ref)
+
+
+@app.command("rm", help="Remove containers.")
+def rm(
+    ctx: typer.Context, refs: Refs,
+    force: Annotated[bool, _Opt("-f", "--force", help="Kill running ones first.")] = False,
+    volumes: Annotated[bool, _Opt("-v", "--volumes", help="Also their anonymous volumes.")] = False,
+) -> None:
+    for ref in refs:
+        _engine(ctx).container_remove(ref, force=force, volumes=volumes)
+        render.line(ref)
+
+
+@app.command("wait", help="Wait for containers to exit and print their exit codes.")
+def wait(ctx: typer.Context, refs: Refs) -> None:
+    for ref in refs:
+        render.line(str(_engine(ctx).container_wait(ref)))
+
+
+# --- read ------------------------------------------------------------------------------
+
+
+def _status(c: ContainerInfo) -> str:
+    now = time.time()
+    if c.state.value in ("running", "paused") and c.started_at:
+        text = f"Up {_duration(now - c.started_at)}"
+        return text + " (Paused)" if c.state.value == "paused" else text
+    if c.state.value == "exited" and c.finished_at:
+        return f"Exited ({c.exit_code}) {_duration(now - c.finished_at)} ago"
+    return c.state.value.capitalize()
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{int(seconds // size)} {unit}"
+    return f"{int(seconds)} seconds"
+
+
+def _ports(c: ContainerInfo) -> str:
+    return ", ".join(f"{p.host_ip or '0.0.0.0'}:{p.host_port}->{p.container_port}/{p.protocol}"
+                     for p in c.ports)
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(json.dumps(dataclasses.asdict(value), default=str))
+
+
+@app.command("ls", help="List containers (running ones unless -a).")
+def ls(
+    ctx: typer.Context,
+    all_: Annotated[bool, _Opt("-a", "--all", help="Also stopped containers.")] = False,
+    filter_: Annotated[list[str] | None, _Opt("--filter", help="label=key[=value], name=, "
+                                                               "status=.")] = None,
+    format_: Annotated[str, _Opt("--format", help="table or json.")] = "table",
+    quiet: Annotated[bool, _Opt("-q", "--quiet", help="Only ids.")] = False,
+) -> None:
+    labels: dict[str, str] = {}
+    others: list[tuple[str, str]] = []
+    for f in filter_ or []:
+        key, _, value = f.partition("=")
+        if key == "label":
+            k, _, v = value.partition("=")
+            labels[k] = v
+        else:
+            others.append((key, value))
+    items = _engine(ctx).container_list(all=all_, labels=labels or None)
+    for key, value in others:
+        if key == "name":
+            items = [c for c in items if value in c.name]
+        elif key == "status":
+            items = [c for c in items if c.state.value == value]
+        elif key == "id":
+            items = [c for c in items if c.id.startswith(value)]
+    if format_ == "json":
+        render.json_out([_as_json(c) for c in items])
+    elif quiet:
+        for c in items:
+            render.line(c.id[:12])
+    else:
+        render.table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+                     [[c.id[:12], c.image, _command(c)[:30],
+                       f"{_duration(time.time() - c.created_at)} ago", _status(c), _ports(c),
+                       c.name] for c in items])
+
+
+app.command("ps", help="List containers (same as ls).")(ls)
+
+
+def _command(c: ContainerInfo) -> str:
+    parts = [*(c.config.entrypoint or ()), *(c.config.command or ())]
+    return '"' + " ".join(parts) + '"' if parts else ""
+
+
+@app.command("inspect", help="Show containers as JSON.")
+def inspect(ctx: typer.Context, refs: Refs) -> None:
+    render.json_out([_as_json(_engine(ctx).container_inspect(r)) for r in refs])
+
+
+@app.command("logs", help="Show a container's output.")
+def logs(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Container.")],
+    follow: Annotated[bool, _Opt("-f", "--follow", help="Keep following new output.")] = False,
+    tail: Annotated[str | None, _Opt("-n", "--tail", help="Last N lines (or all).")] = None,
+    timestamps: Annotated[bool, _Opt("-t", "--timestamps", help="Show times.")] = False,
+    since: Annotated[str | None, _Opt("--since", help="UNIX time or duration (10s, 5m).")] = None,
+) -> None:
+    n = None if tail is None or tail == "all" else int(tail)
+    _follow(_engine(ctx), ref, timestamps=timestamps, since=_since(since), tail=n, follow=follow)
+
+
+def _since(text: str | None) -> float | None:
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[-1] in units and text[:-1].replace(".", "", 1).isdigit():
+        return time.time() - float(text[:-1]) * units[text[-1]]
+    return float(text)
+
+
+@app.command("exec", context_settings={"allow_interspersed_args": False},
+             help="Run a command in a running container.")
+def exec_(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Container.")],
+    command: Annotated[list[str], typer.Argument(help="Command and arguments.")],
+    interactive: Annotated[bool, _Opt("-i", "--interactive", help="Pass stdin.")] = False,
+    tty: Annotated[bool, _Opt("-t", "--tty", help="Allocate a terminal.")] = False,
+    env: Env = None,
+    user: Annotated[str | None, _Opt("-u", "--user", help="name, uid or uid:gid.")] = None,
+    workdir: Annotated[str | None, _Opt("-w", "--workdir", help="Working directory.")] = None,
+) -> None:
+    import subprocess
+
+    from runtime.containers import shortsyntax
+
+    environ = getattr(ctx.find_root().obj, "environ", None) or dict(os.environ)
+    env_map = shortsyntax.parse_env(env or [], environ)
+    engine = _engine(ctx)
+    if tty or interactive:
+        # runc exec in the foreground on this terminal: the simplest correct -it.
+        from runtime.containers.exec import exec_argv
+        from runtime.containers.runc import Runc
+
+        info = engine.container_inspect(ref)
+        if info.pid is None:
+            from runtime.errors import FailedPrecondition
+
+            raise FailedPrecondition(f'container "{info.name}" is not running')
+        config = _engine_config(ctx)
+        argv = exec_argv(Runc(binary=config.runtime, root=config.runc_root), info.id, command,
+                         rootfs=config.containers_dir / info.id / "merged", tty=tty,
+                         env=env_map, user=user, workdir=workdir)
+        raise typer.Exit(subprocess.run(argv, check=False).returncode)
+    result = engine.container_exec(ref, command, env=env_map, user=user, workdir=workdir)
+    render.raw(result.stdout)
+    render.raw(result.stderr, stderr=True)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("top", help="Show a container's processes.")
+def top(ctx: typer.Context, ref: Annotated[str, typer.Argument(help="Container.")]) -> None:
+    render.table(["PID", "USER", "COMMAND"],
+                 [[p.pid, p.user, p.command] for p in _engine(ctx).container_top(ref)])
+
+
+@app.command("stats", help="Show CPU, memory and process counts of running containers.")
+def stats(
+    ctx: typer.Context,
+    refs: Annotated[list[str] | None, typer.Argument(help="Containers (default: all running).")] = None,
+    no_stream: Annotated[bool, _Opt("--no-stream", help="One report, then exit.")] = False,
+) -> None:
+    engine = _engine(ctx)
+    names = refs or [c.name for c in engine.container_list()]
+    before: dict[str, tuple[float, float]] = {}
+    while True:
+        rows = []
+        for ref in names:
+            s = engine.container_stats(ref)
+            now = time.monotonic()
+            last = before.get(ref)
+            cpu = (s.cpu_seconds - last[0]) / (now - last[1]) * 100 if last else 0.0
+            before[ref] = (s.cpu_seconds, now)
+            limit = f"{s.memory_limit / 2**20:.1f}MiB" if s.memory_limit else "-"
+            rows.append([ref, f"{cpu:.2f}%", f"{s.memory_usage / 2**20:.1f}MiB / {limit}",
+                         s.pids])
+        render.table(["NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS"], rows)
+        if no_stream:
+            return
+        time.sleep(1)
+
+
+@app.command("cp", help="Copy files between a container and here: NAME:PATH DEST or SRC NAME:PATH.")
+def cp(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="NAME:PATH or a local path.")],
+    dest: Annotated[str, typer.Argument(help="NAME:PATH or a local path.")],
+) -> None:
+    from runtime.containers.copy import host_path
+    from runtime.errors import InvalidArgument
+
+    into = ":" in dest and not dest.startswith(("/", "."))
+    spec = dest if into else source
+    if ":" not in spec:
+        raise InvalidArgument("cp: one side must be CONTAINER:PATH")
+    ref, _, path = spec.partition(":")
+    engine = get_engine(ctx)
+    service = getattr(engine, "containers", None)
+    if service is None:  # a daemon on this host: the container must be running
+        info = engine.container_inspect(ref)
+        bundle = _engine_config(ctx).containers_dir / info.id
+        _copy(host_path(bundle, path if not into else _parent(path)), source, dest, into, path)
+        return
+    with service.mounted_bundle(ref) as bundle:
+        _copy(host_path(bundle, path if not into else _parent(path)), source, dest, into, path)
+
+
+def _parent(path: str) -> str:
+    return path if path.endswith("/") else (os.path.dirname(path) or "/")
+
+
+def _copy(resolved: Path, source: str, dest: str, into: bool, path: str) -> None:
+    from runtime.errors import Conflict
+
+    if into:
+        target = resolved if path.endswith("/") else resolved / os.path.basename(path)
+        if target.is_dir() and not target.is_symlink():
+            target = target / os.path.basename(source.rstrip("/"))
+        # Never write through a link the container made: on the host it could point
+        # anywhere (an absolute link to /etc/passwd means the HOST's file here).
+        if target.is_symlink() or (Path(source).is_dir() and target.exists()):
+            raise Conflict(f'cp: "{path}" exists in the container as a link or directory')
+        src = Path(source)
+    else:
+        src = resolved
+        target = Path(dest)
+        if target.is_dir():
+            target = target / src.name
+    if src.is_dir():
+        shutil.copytree(src, target, symlinks=True)
+    else:
+        shutil.copy2(src, target, follow_symlinks=False)
