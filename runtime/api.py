@@ -86,12 +86,44 @@ class PullProgress:
 
     ref: str
     layer: str
-    status: str  # "waiting" | "downloading" | "verifying" | "extracting" | "done" | "exists"
+    # pull: "waiting" | "downloading" | "verifying" | "extracting" | "done" | "exists"
+    # push: "uploading" | "mounted" (cross-repository) | "exists" | "done"
+    status: str
     current: int = 0
     total: int = 0
 
 
 ProgressFn = Callable[[PullProgress], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildProgress:
+    """One report while building: a step starts, is cached, prints a line, ends or fails."""
+
+    step: int  # 1-based number across the build ("#3"); 0 for build-wide messages
+    total: int
+    status: Literal["start", "cached", "output", "done", "error", "info"]
+    text: str  # "[build 2/4] RUN make", one output line, or a message
+    stage: str = ""
+    location: str = ""  # "Dockerfile:7"
+    duration: float = 0.0
+
+
+BuildProgressFn = Callable[[BuildProgress], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageHistoryEntry:
+    """One step of an image's history (newest first, like ``docker history``)."""
+
+    created: float
+    created_by: str
+    size: int  # bytes of the layer this step made; 0 for an empty layer
+    comment: str = ""
+    layer: str = ""  # diff id, "" for an empty layer
+
+
+ImageArchiveFormat = Literal["docker", "oci"]
 
 
 # --- volumes ----------------------------------------------------------------
@@ -379,6 +411,28 @@ class Engine(Protocol):
     def image_push(self, ref: str, *, progress: ProgressFn | None = None) -> None: ...
     def image_tag(self, source: str, target: str) -> None: ...
     def image_remove(self, ref: str, *, force: bool = False) -> list[str]: ...
+    def image_build(self, context: str, *, dockerfile: str | None = None,
+                    dockerfile_text: str | None = None,
+                    build_args: Mapping[str, str] | None = None, target: str = "",
+                    labels: Mapping[str, str] | None = None, tags: Sequence[str] = (),
+                    no_cache: bool = False, pull: bool = False, network: str = "host",
+                    progress: BuildProgressFn | None = None) -> ImageInfo:
+        """Build a Dockerfile (a path, relative to ``context`` or absolute, or inline text)."""
+        ...
+    def image_import(self, path: str, *, ref: str | None = None) -> list[ImageInfo]:
+        """A rootfs tarball (needs ``ref``), a ``docker save`` archive or an OCI layout/archive."""
+        ...
+    def image_load(self, path: str) -> list[ImageInfo]:
+        """A ``docker save`` archive or an OCI archive/layout, with the tags it carries."""
+        ...
+    def image_save(self, refs: Sequence[str], dest: str, *,
+                   format: ImageArchiveFormat = "docker") -> None: ...
+    def image_history(self, ref: str) -> list[ImageHistoryEntry]: ...
+    def image_prune(self, *, all: bool = False) -> list[str]:
+        """Remove dangling images (all unused ones with ``all``); returns removed ids."""
+        ...
+    def image_login(self, registry: str, *, username: str, password: str) -> str: ...
+    def image_logout(self, registry: str) -> bool: ...
 
     # containers
     def container_create(self, config: ContainerConfig) -> ContainerInfo: ...

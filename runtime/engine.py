@@ -100,7 +100,56 @@ class LocalEngine:
         if users and not force:
             raise Conflict(f'image "{ref}" is used by container(s) {", ".join(users)}: '
                            "remove them first or use --force")
-        return self.images.image_remove(ref, force=force)
+        # Forced while in use: untagged only, so the containers keep their layers.
+        return self.images.image_remove(ref, force=force,
+                                        in_use={image.id} if users else frozenset())
+
+    def image_build(self, context: str, *, dockerfile: str | None = None,
+                    dockerfile_text: str | None = None,
+                    build_args: Mapping[str, str] | None = None, target: str = "",
+                    labels: Mapping[str, str] | None = None, tags: Sequence[str] = (),
+                    no_cache: bool = False, pull: bool = False, network: str = "host",
+                    progress: api.BuildProgressFn | None = None) -> api.ImageInfo:
+        # The builder spans two parts (RUN steps are containers), so it is composed here.
+        from pathlib import Path
+
+        from runtime.images.build.builder import BuildRequest, build
+        from runtime.images.build.cache import BuildCache
+        from runtime.images.build.run import ContainerStepRunner
+
+        request = BuildRequest(
+            context=Path(context), dockerfile=Path(dockerfile) if dockerfile else None,
+            dockerfile_text=dockerfile_text, build_args=dict(build_args or {}), target=target,
+            labels=dict(labels or {}), tags=tuple(tags), no_cache=no_cache, pull=pull,
+            network=network)
+        runner = ContainerStepRunner(self.config, self.metadata, self.event_log,
+                                     images=self.images, volumes=self.volumes,
+                                     networks=self.networks)
+        return build(request, images=self.images, cache=BuildCache(self.metadata),
+                     runner=runner, progress=progress)
+
+    def image_import(self, path: str, *, ref: str | None = None) -> list[api.ImageInfo]:
+        return self.images.image_import(path, ref=ref)
+
+    def image_load(self, path: str) -> list[api.ImageInfo]:
+        return self.images.image_load(path)
+
+    def image_save(self, refs: Sequence[str], dest: str, *,
+                   format: api.ImageArchiveFormat = "docker") -> None:
+        self.images.image_save(refs, dest, format=format)
+
+    def image_history(self, ref: str) -> list[api.ImageHistoryEntry]:
+        return self.images.image_history(ref)
+
+    def image_prune(self, *, all: bool = False) -> list[str]:
+        in_use = {c.image_id for c in self.containers.container_list(all=True)}
+        return self.images.image_prune(all=all, in_use=in_use)
+
+    def image_login(self, registry: str, *, username: str, password: str) -> str:
+        return self.images.image_login(registry, username=username, password=password)
+
+    def image_logout(self, registry: str) -> bool:
+        return self.images.image_logout(registry)
 
     # --- containers ----------------------------------------------------------
 
