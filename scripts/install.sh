@@ -22,5 +22,18 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled docker-registry 
     systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
 PY=${PYTHON:-python3}
-"$PY" -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "Running pip as the 'root' user" || true
+PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --disable-pip-version-check -e '.[dev]'
+# The offline image the example runs on: busybox:latest made from Debian's static
+# busybox, in the engine's state root (STACK_ROOT overrides). In-process: no daemon.
+"$PY" - <<'PYEOF'
+from runtime.engine import LocalEngine
+from runtime.errors import NotFound
+from runtime.images.rootfs import import_busybox_image
+
+engine = LocalEngine()
+try:
+    engine.image_inspect("busybox:latest")
+except NotFound:
+    print("imported busybox:latest", import_busybox_image(engine.images).id)
+PYEOF
 echo "stack installed: $(command -v stack)"
