@@ -1,0 +1,98 @@
+"""Carry out a down-plan: containers in reverse dependency generations, then networks,
+then (with -v) the project's own named volumes.
+
+Each generation's containers are stopped and removed side by side; the next
+generation (what they depended on) starts when the previous one is gone. Stop
+signal and grace period are the container's own (its config carries
+stop_signal / stop_grace_period) unless ``-t`` overrides the grace period; the
+engine kills at once a PID 1 that cannot act on the signal. Errors are
+collected, not raised, so one stuck object does not keep the rest around.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+
+from orchestrator.plan import ContainerChange, DownPlan, ResourceChange
+from orchestrator.progress import Phase, ProgressEvent, Reporter, ignore
+from runtime import api
+from runtime.errors import EngineError, NotFound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DownResult:
+    errors: tuple[str, ...] = ()
+
+
+def apply_down(*, engine: api.Engine, plan: DownPlan, reporter: Reporter = ignore,
+               timeout: float | None = None, max_workers: int = 32) -> DownResult:
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def event(kind: str, name: str, status: str, phase: Phase = Phase.DONE,
+              detail: str = "") -> None:
+        reporter(ProgressEvent(kind=kind, name=name, status=status, phase=phase, detail=detail))
+
+    def fail(kind: str, name: str, exc: EngineError) -> None:
+        event(kind, name, "Error", Phase.ERROR, exc.message)
+        with lock:
+            errors.append(f'{kind.lower()} "{name}": {exc.message}')
+
+    def remove_container(change: ContainerChange) -> None:
+        assert change.container_id is not None
+        try:
+            event("Container", change.name, "Stopping", Phase.WORKING)
+            engine.container_stop(change.container_id, timeout=timeout)
+            event("Container", change.name, "Stopped")
+            event("Container", change.name, "Removing", Phase.WORKING)
+            engine.container_remove(change.container_id, force=True)
+            event("Container", change.name, "Removed")
+        except NotFound:
+            event("Container", change.name, "Removed")
+        except EngineError as exc:
+            fail("Container", change.name, exc)
+
+    def remove_network(change: ResourceChange) -> None:
+        try:
+            event("Network", change.name, "Removing", Phase.WORKING)
+            engine.network_remove(change.name)
+            event("Network", change.name, "Removed")
+        except NotFound:
+            event("Network", change.name, "Removed")
+        except EngineError as exc:
+            fail("Network", change.name, exc)
+
+    def remove_volume(change: ResourceChange) -> None:
+        try:
+            event("Volume", change.name, "Removing", Phase.WORKING)
+            engine.volume_remove(change.name)
+            event("Volume", change.name, "Removed")
+        except NotFound:
+            event("Volume", change.name, "Removed")
+        except EngineError as exc:
+            fail("Volume", change.name, exc)
+
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        for generation in plan.stop_generations:
+            _run_all(pool, [partial(remove_container, c) for c in generation])
+        _run_all(pool, [partial(remove_network, n) for n in plan.networks])
+        _run_all(pool, [partial(remove_volume, v) for v in plan.volumes])
+    return DownResult(errors=tuple(errors))
+
+
+def _run_all(pool: ThreadPoolExecutor, jobs: list[Callable[[], None]]) -> None:
+    futures = [pool.submit(job) for job in jobs]
+    for f in futures:
+        while True:
+            try:
+                f.result(timeout=0.2)
+                break
+            except TimeoutError:
+                continue
