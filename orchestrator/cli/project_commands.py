@@ -1,4 +1,4 @@
-"""The project command table: one place that puts issue 7's commands on the root app.
+"""The project command table: issue 7's commands by name, for the root app's lazy table.
 
 Each module holds a group of commands; importing them stays cheap (their heavy
 imports are inside the command functions).
@@ -6,33 +6,34 @@ imports are inside the command functions).
 
 from __future__ import annotations
 
-import typer
+from orchestrator.cli.lazy import LazyCommand
 
-from orchestrator.cli import exec_cmds, lifecycle_cmds, logs_cmds, project_cmds, state_cmds
-
-
-def register(app: typer.Typer) -> None:
-    app.command("up")(project_cmds.up)
-    app.command("down")(project_cmds.down)
-    app.command("plan")(project_cmds.plan)
-    app.command("create")(project_cmds.create)
-    app.command("ps")(state_cmds.ps)
-    app.command("ls")(state_cmds.ls)
-    app.command("top")(state_cmds.top)
-    app.command("port")(state_cmds.port)
-    app.command("events")(state_cmds.events)
-    app.command("logs")(logs_cmds.logs)
-    app.command("start")(lifecycle_cmds.start)
-    app.command("stop")(lifecycle_cmds.stop)
-    app.command("restart")(lifecycle_cmds.restart)
-    app.command("kill")(lifecycle_cmds.kill)
-    app.command("pause")(lifecycle_cmds.pause)
-    app.command("unpause")(lifecycle_cmds.unpause)
-    app.command("rm")(lifecycle_cmds.rm)
-    app.command("wait")(lifecycle_cmds.wait)
-    app.command("exec", context_settings={"allow_interspersed_args": False})(exec_cmds.exec_)
-    app.command("run", context_settings={"allow_interspersed_args": False})(exec_cmds.run)
-    app.command("pull")(exec_cmds.pull)
-    app.command("push")(exec_cmds.push)
-    app.command("cp")(exec_cmds.cp)
-    app.command("build")(exec_cmds.build)
+# name -> the function that implements it; main.py builds each only when invoked.
+PROJECT_COMMANDS: dict[str, LazyCommand] = {
+    "up": LazyCommand(target="orchestrator.cli.project_cmds:up"),
+    "down": LazyCommand(target="orchestrator.cli.project_cmds:down"),
+    "plan": LazyCommand(target="orchestrator.cli.project_cmds:plan"),
+    "create": LazyCommand(target="orchestrator.cli.project_cmds:create"),
+    "ps": LazyCommand(target="orchestrator.cli.state_cmds:ps"),
+    "ls": LazyCommand(target="orchestrator.cli.state_cmds:ls"),
+    "top": LazyCommand(target="orchestrator.cli.state_cmds:top"),
+    "port": LazyCommand(target="orchestrator.cli.state_cmds:port"),
+    "events": LazyCommand(target="orchestrator.cli.state_cmds:events"),
+    "logs": LazyCommand(target="orchestrator.cli.logs_cmds:logs"),
+    "start": LazyCommand(target="orchestrator.cli.lifecycle_cmds:start"),
+    "stop": LazyCommand(target="orchestrator.cli.lifecycle_cmds:stop"),
+    "restart": LazyCommand(target="orchestrator.cli.lifecycle_cmds:restart"),
+    "kill": LazyCommand(target="orchestrator.cli.lifecycle_cmds:kill"),
+    "pause": LazyCommand(target="orchestrator.cli.lifecycle_cmds:pause"),
+    "unpause": LazyCommand(target="orchestrator.cli.lifecycle_cmds:unpause"),
+    "rm": LazyCommand(target="orchestrator.cli.lifecycle_cmds:rm"),
+    "wait": LazyCommand(target="orchestrator.cli.lifecycle_cmds:wait"),
+    "exec": LazyCommand(target="orchestrator.cli.exec_cmds:exec_",
+                      settings={"context_settings": {"allow_interspersed_args": False}}),
+    "run": LazyCommand(target="orchestrator.cli.exec_cmds:run",
+                      settings={"context_settings": {"allow_interspersed_args": False}}),
+    "pull": LazyCommand(target="orchestrator.cli.exec_cmds:pull"),
+    "push": LazyCommand(target="orchestrator.cli.exec_cmds:push"),
+    "cp": LazyCommand(target="orchestrator.cli.exec_cmds:cp"),
+    "build": LazyCommand(target="orchestrator.cli.exec_cmds:build"),
+}
