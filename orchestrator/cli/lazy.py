@@ -33,6 +33,7 @@ def build(name: str, entry: LazyCommand) -> Any:
     obj = getattr(importlib.import_module(module_name), attribute)
     # Built the way add_typer would: plain help text like the root's, and the
     # completion options only on the root.
+    command: Any
     if isinstance(obj, typer.Typer):
         obj.rich_markup_mode = None
         command = typer.main.get_group(obj)

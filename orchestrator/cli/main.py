@@ -16,16 +16,42 @@ from typing import Annotated
 import typer
 
 from orchestrator import __version__
-from orchestrator.cli import config_cmd, graph_cmd, render
+from orchestrator.cli import render
+from orchestrator.cli.lazy import LazyCommand, lazy_group
 from orchestrator.cli.options import GlobalOptions
+from orchestrator.cli.project_commands import PROJECT_COMMANDS
 
 HELP = """Run multi-container application stacks from a compose / stack file.
 
 Reads compose.yaml, docker-compose.yml or stack.yaml (searched for in the
 current and parent directories), brings its own engine: no Docker needed."""
 
+# Every command, by name: imported and built only when invoked (see lazy.py).
+COMMANDS: dict[str, LazyCommand] = {
+    "config": LazyCommand(target="orchestrator.cli.config_cmd:config",
+                          settings={"help": "Validate the stack file(s) and print the "
+                                    "normalised stack."}),
+    "graph": LazyCommand(target="orchestrator.cli.graph_cmd:graph",
+                         settings={"help": "Print the service dependency graph (text tree, "
+                                   "Graphviz DOT or Mermaid)."}),
+    **PROJECT_COMMANDS,  # up, down, plan, ps, logs, exec, run, ... (project_commands.py)
+    # engine groups
+    "image": LazyCommand(target="orchestrator.cli.image:app"),
+    "container": LazyCommand(target="orchestrator.cli.container:app"),
+    "network": LazyCommand(target="orchestrator.cli.network:app"),
+    "volume": LazyCommand(target="orchestrator.cli.volume:app"),
+    "system": LazyCommand(target="orchestrator.cli.system:app"),
+    "images": LazyCommand(target="orchestrator.cli.image:ls",
+                          settings={"help": "List images (same as `stack image ls`)."}),
+    "info": LazyCommand(target="orchestrator.cli.system:info",
+                        settings={"help": "Show engine-wide information."}),
+    "version": LazyCommand(target="orchestrator.cli.system:version",
+                           settings={"help": "Show the client and server versions."}),
+}
+
 app = typer.Typer(
     name="stack",
+    cls=lazy_group(COMMANDS),
     help=HELP,
     no_args_is_help=True,
     add_completion=True,
@@ -64,6 +90,15 @@ def root(
     host: Annotated[str | None, typer.Option(
         "-H", "--host", metavar="URL", envvar="STACK_HOST", help="Engine to talk to: unix:///path or "
         "tcp://host:port. Env: STACK_HOST.", show_default=False)] = None,
+    tlscacert: Annotated[Path | None, typer.Option(
+        "--tlscacert", envvar="STACK_TLS_CACERT", help="With -H tcp://: trust the daemon's "
+        "certificate only if this CA signed it.", show_default=False)] = None,
+    tlscert: Annotated[Path | None, typer.Option(
+        "--tlscert", envvar="STACK_TLS_CERT", help="With -H tcp://: client certificate.",
+        show_default=False)] = None,
+    tlskey: Annotated[Path | None, typer.Option(
+        "--tlskey", envvar="STACK_TLS_KEY", help="With -H tcp://: client key.",
+        show_default=False)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show debug logs and tracebacks.")] = False,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
@@ -79,13 +114,14 @@ def root(
         env_files=tuple(env_file or ()),
         profiles=tuple(profile or ()),
         host=host,
+        tlscacert=tlscacert,
+        tlscert=tlscert,
+        tlskey=tlskey,
         debug=debug,
         environ=dict(os.environ),
     )
 
 
-app.command("config", help=config_cmd.HELP, no_args_is_help=False)(config_cmd.config)
-app.command("graph", help=graph_cmd.HELP)(graph_cmd.graph)
 
 
 def run() -> None:

@@ -19,6 +19,9 @@ class GlobalOptions:
     env_files: tuple[Path, ...] = ()
     profiles: tuple[str, ...] = ()
     host: str | None = None
+    tlscacert: Path | None = None
+    tlscert: Path | None = None
+    tlskey: Path | None = None
     debug: bool = False
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 

@@ -1,0 +1,327 @@
+"""``HttpEngine``: the ``runtime.api.Engine`` (and ``SystemApi``) spoken to stackd over HTTP.
+
+Light on purpose (httpx only, no aiohttp): the CLI imports it on every run.
+Requests are built from the route table (``runtime.daemon.routes``); error
+bodies come back as the engine's own categories via ``runtime.errors.from_category``;
+a daemon that cannot be reached is ``Unavailable``. Thread-safe (one pooled
+httpx client), so the orchestrator may call it from parallel workers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from runtime import api
+from runtime.daemon import codec
+from runtime.daemon.exec_stream import ExecChunk
+from runtime.daemon.routes import BY_NAME, PING_PATH, Route, query_encode
+from runtime.daemon.system import DiskUsage, PruneReport, SystemInfo, VersionInfo
+from runtime.daemon.tls import Address, TlsFiles, client_context, parse_address
+from runtime.errors import EngineError, Failed, Unavailable, from_category
+
+log = logging.getLogger(__name__)
+
+# Engine calls can take long (stop timeouts, pulls, wait): no read timeout.
+TIMEOUT = httpx.Timeout(connect=5.0, read=None, write=60.0, pool=None)
+
+
+class HttpEngine:
+    def __init__(self, address: Address | str, *, tls: TlsFiles | None = None,
+                 token: str | None = None, timeout: httpx.Timeout = TIMEOUT) -> None:
+        self.address = parse_address(address) if isinstance(address, str) else address
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if self.address.scheme == "unix":
+            transport = httpx.HTTPTransport(uds=self.address.path)
+            self._http = httpx.Client(transport=transport, base_url="http://stackd",
+                                      timeout=timeout, headers=headers)
+        else:
+            host = f"[{self.address.host}]" if ":" in self.address.host else self.address.host
+            verify = client_context(tls or TlsFiles())
+            self._http = httpx.Client(base_url=f"https://{host}:{self.address.port}",
+                                      verify=verify, timeout=timeout, headers=headers)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HttpEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        """True when the daemon answers (never raises)."""
+        try:
+            return self._http.get(PING_PATH, timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _request(self, route: Route, kwargs: Mapping[str, Any]) -> httpx.Request:
+        path = route.path
+        for name in route.path_names:
+            path = path.replace("{" + name + "}", quote(str(kwargs[name]), safe=""))
+        params: list[tuple[str, str | int | float | bool | None]] = []
+        body: dict[str, Any] = {}
+        for p in route.params:
+            if p.where == "path" or p.name not in kwargs:
+                continue
+            value = kwargs[p.name]
+            if p.where == "query":
+                params += [(p.name, v) for v in query_encode(p.type, value)]
+            else:
+                body[p.name] = codec.encode(value)
+        content = json.dumps(body).encode() if route.method == "POST" else None
+        headers = {"Content-Type": "application/json"} if content is not None else {}
+        return self._http.build_request(route.method, path, params=params, content=content,
+                                        headers=headers)
+
+    def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        try:
+            response = self._http.send(request, stream=stream)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"stackd at {self.address}: cannot connect: {exc}") from exc
+        if response.status_code >= 400:
+            if stream:
+                response.read()
+                response.close()
+            raise _error(response)
+        return response
+
+    def _call(self, name: str, /, **kwargs: Any) -> Any:
+        route = BY_NAME[name]
+        response = self._send(self._request(route, kwargs), stream=False)
+        if response.status_code == 204:
+            return None
+        return codec.decode(route.return_type, response.json())
+
+    def _items(self, name: str, /, **kwargs: Any) -> Iterator[Any]:
+        """Send now (so an error raises here), then yield the lines lazily."""
+        route = BY_NAME[name]
+        response = self._send(self._request(route, kwargs), stream=True)
+        return self._lines(route, response)
+
+    def _lines(self, route: Route, response: httpx.Response) -> Iterator[Any]:
+        try:
+            for data in _json_lines(response):
+                if isinstance(data, dict) and set(data) == {"error"}:
+                    raise _error_from(data["error"])
+                yield codec.decode(route.item_type, data)
+        finally:
+            response.close()
+
+    def _progress(self, name: str, progress: Callable[[Any], None] | None, /, **kwargs: Any) -> Any:
+        route = BY_NAME[name]
+        response = self._send(self._request(route, kwargs), stream=True)
+        try:
+            for data in _json_lines(response):
+                if "progress" in data:
+                    if progress is not None:
+                        progress(codec.decode(route.progress_type, data["progress"]))
+                elif "result" in data:
+                    return codec.decode(route.return_type, data["result"])
+                elif "error" in data:
+                    raise _error_from(data["error"])
+        finally:
+            response.close()
+        raise Unavailable(f"stackd at {self.address}: {name} ended without a result")
+
+    # --- images ----------------------------------------------------------------------
+
+    def image_list(self, *, labels: Mapping[str, str] | None = None) -> list[api.ImageInfo]:
+        return self._call("image_list", labels=labels)  # type: ignore[no-any-return]
+
+    def image_inspect(self, ref: str) -> api.ImageInfo:
+        return self._call("image_inspect", ref=ref)  # type: ignore[no-any-return]
+
+    def image_pull(self, ref: str, *, progress: api.ProgressFn | None = None) -> api.ImageInfo:
+        return self._progress("image_pull", progress, ref=ref)  # type: ignore[no-any-return]
+
+    def image_push(self, ref: str, *, progress: api.ProgressFn | None = None) -> None:
+        self._progress("image_push", progress, ref=ref)
+
+    def image_tag(self, source: str, target: str) -> None:
+        self._call("image_tag", source=source, target=target)
+
+    def image_remove(self, ref: str, *, force: bool = False) -> list[str]:
+        return self._call("image_remove", ref=ref, force=force)  # type: ignore[no-any-return]
+
+    def image_build(self, context: str, *, dockerfile: str | None = None,
+                    dockerfile_text: str | None = None,
+                    build_args: Mapping[str, str] | None = None, target: str = "",
+                    labels: Mapping[str, str] | None = None, tags: Sequence[str] = (),
+                    no_cache: bool = False, pull: bool = False, network: str = "host",
+                    progress: api.BuildProgressFn | None = None) -> api.ImageInfo:
+        return self._progress(  # type: ignore[no-any-return]
+            "image_build", progress, context=context, dockerfile=dockerfile,
+            dockerfile_text=dockerfile_text, build_args=build_args, target=target,
+            labels=labels, tags=list(tags), no_cache=no_cache, pull=pull, network=network)
+
+    def image_history(self, ref: str) -> list[api.ImageHistoryEntry]:
+        return self._call("image_history", ref=ref)  # type: ignore[no-any-return]
+
+    def image_import(self, path: str, *, ref: str | None = None) -> list[api.ImageInfo]:
+        return self._call("image_import", path=path, ref=ref)  # type: ignore[no-any-return]
+
+    def image_load(self, path: str) -> list[api.ImageInfo]:
+        return self._call("image_load", path=path)  # type: ignore[no-any-return]
+
+    def image_save(self, refs: Sequence[str], dest: str, *,
+                   format: api.ImageArchiveFormat = "docker") -> None:
+        self._call("image_save", refs=list(refs), dest=dest, format=format)
+
+    def image_prune(self, *, all: bool = False) -> list[str]:
+        return self._call("image_prune", all=all)  # type: ignore[no-any-return]
+
+    def image_login(self, registry: str, *, username: str, password: str) -> str:
+        return self._call("image_login", registry=registry,  # type: ignore[no-any-return]
+                          username=username, password=password)
+
+    def image_logout(self, registry: str) -> bool:
+        return self._call("image_logout", registry=registry)  # type: ignore[no-any-return]
+
+    # --- containers ------------------------------------------------------------------
+
+    def container_create(self, config: api.ContainerConfig) -> api.ContainerInfo:
+        return self._call("container_create", config=config)  # type: ignore[no-any-return]
+
+    def container_start(self, ref: str) -> None:
+        self._call("container_start", ref=ref)
+
+    def container_stop(self, ref: str, *, signal: str | None = None,
+                       timeout: float | None = None) -> None:
+        self._call("container_stop", ref=ref, signal=signal, timeout=timeout)
+
+    def container_restart(self, ref: str, *, timeout: float | None = None) -> None:
+        self._call("container_restart", ref=ref, timeout=timeout)
+
+    def container_kill(self, ref: str, *, signal: str = "KILL") -> None:
+        self._call("container_kill", ref=ref, signal=signal)
+
+    def container_pause(self, ref: str) -> None:
+        self._call("container_pause", ref=ref)
+
+    def container_unpause(self, ref: str) -> None:
+        self._call("container_unpause", ref=ref)
+
+    def container_remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+        self._call("container_remove", ref=ref, force=force, volumes=volumes)
+
+    def container_inspect(self, ref: str) -> api.ContainerInfo:
+        return self._call("container_inspect", ref=ref)  # type: ignore[no-any-return]
+
+    def container_list(self, *, all: bool = False,
+                       labels: Mapping[str, str] | None = None) -> list[api.ContainerInfo]:
+        return self._call("container_list", all=all, labels=labels)  # type: ignore[no-any-return]
+
+    def container_logs(self, ref: str, *, follow: bool = False, since: float | None = None,
+                       tail: int | None = None) -> Iterator[api.LogEntry]:
+        return self._items("container_logs", ref=ref, follow=follow, since=since, tail=tail)
+
+    def container_exec(self, ref: str, cmd: Sequence[str], *,
+                       env: Mapping[str, str] | None = None, user: str | None = None,
+                       workdir: str | None = None, stdin: bytes | None = None) -> api.ExecResult:
+        return self._call("container_exec", ref=ref, cmd=list(cmd),  # type: ignore[no-any-return]
+                          env=env, user=user, workdir=workdir, stdin=stdin)
+
+    def container_exec_stream(self, ref: str, cmd: Sequence[str], *,
+                              env: Mapping[str, str] | None = None, user: str | None = None,
+                              workdir: str | None = None,
+                              stdin: bytes | None = None) -> Iterator[ExecChunk]:
+        return self._items("container_exec_stream", ref=ref, cmd=list(cmd), env=env,
+                           user=user, workdir=workdir, stdin=stdin)
+
+    def container_wait(self, ref: str, *, timeout: float | None = None) -> int:
+        return self._call("container_wait", ref=ref, timeout=timeout)  # type: ignore[no-any-return]
+
+    def container_stats(self, ref: str) -> api.ContainerStats:
+        return self._call("container_stats", ref=ref)  # type: ignore[no-any-return]
+
+    def container_top(self, ref: str) -> list[api.ProcessInfo]:
+        return self._call("container_top", ref=ref)  # type: ignore[no-any-return]
+
+    # --- networks --------------------------------------------------------------------
+
+    def network_create(self, config: api.NetworkConfig) -> api.NetworkInfo:
+        return self._call("network_create", config=config)  # type: ignore[no-any-return]
+
+    def network_remove(self, ref: str) -> None:
+        self._call("network_remove", ref=ref)
+
+    def network_inspect(self, ref: str) -> api.NetworkInfo:
+        return self._call("network_inspect", ref=ref)  # type: ignore[no-any-return]
+
+    def network_list(self, *, labels: Mapping[str, str] | None = None) -> list[api.NetworkInfo]:
+        return self._call("network_list", labels=labels)  # type: ignore[no-any-return]
+
+    def network_connect(self, ref: str, container: str, endpoint: api.EndpointConfig) -> None:
+        self._call("network_connect", ref=ref, container=container, endpoint=endpoint)
+
+    def network_disconnect(self, ref: str, container: str) -> None:
+        self._call("network_disconnect", ref=ref, container=container)
+
+    # --- volumes ---------------------------------------------------------------------
+
+    def volume_create(self, config: api.VolumeConfig) -> api.VolumeInfo:
+        return self._call("volume_create", config=config)  # type: ignore[no-any-return]
+
+    def volume_remove(self, name: str, *, force: bool = False) -> None:
+        self._call("volume_remove", name=name, force=force)
+
+    def volume_inspect(self, name: str) -> api.VolumeInfo:
+        return self._call("volume_inspect", name=name)  # type: ignore[no-any-return]
+
+    def volume_list(self, *, labels: Mapping[str, str] | None = None) -> list[api.VolumeInfo]:
+        return self._call("volume_list", labels=labels)  # type: ignore[no-any-return]
+
+    # --- events ----------------------------------------------------------------------
+
+    def events(self, *, since: float | None = None, until: float | None = None,
+               filters: Mapping[str, str] | None = None) -> Iterator[api.Event]:
+        return self._items("events", since=since, until=until, filters=filters)
+
+    # --- system ----------------------------------------------------------------------
+
+    def version(self) -> VersionInfo:
+        return self._call("version")  # type: ignore[no-any-return]
+
+    def system_info(self) -> SystemInfo:
+        return self._call("system_info")  # type: ignore[no-any-return]
+
+    def system_df(self) -> DiskUsage:
+        return self._call("system_df")  # type: ignore[no-any-return]
+
+    def system_prune(self, *, all: bool = False, volumes: bool = False) -> PruneReport:
+        return self._call("system_prune", all=all, volumes=volumes)  # type: ignore[no-any-return]
+
+
+def _json_lines(response: httpx.Response) -> Iterator[Any]:
+    try:
+        for text in response.iter_lines():
+            if text.strip():
+                yield json.loads(text)
+    except httpx.TransportError as exc:
+        raise Unavailable(f"stackd: stream broken: {exc}") from exc
+    except ValueError as exc:
+        raise Failed(f"stackd: stream sent a line that is not JSON: {exc}") from exc
+
+
+def _error_from(data: Any) -> EngineError:
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return from_category(str(data.get("category", "failed")), data["message"])
+    return Failed(f"stackd: malformed error: {data!r}")
+
+
+def _error(response: httpx.Response) -> EngineError:
+    try:
+        data = response.json()
+    except ValueError:
+        return Failed(f"stackd answered {response.status_code}: {response.text[:200]}")
+    return _error_from(data)
