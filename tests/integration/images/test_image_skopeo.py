@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,18 +12,14 @@ from runtime.api import ImageInfo
 from runtime.engine import LocalEngine
 from runtime.images.blobs import sha256_digest
 from runtime.images.manifest import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST
-from tests.integration.conftest import IN_CI, RegistryServer
+from tests.integration.conftest import RegistryServer, _require
 from tests.integration.images.imagebuild import layer_tar, random_layer, store_test_image
 
 pytestmark = pytest.mark.root
 
 
 def skopeo(*args: str) -> str:
-    binary = shutil.which("skopeo")
-    if binary is None:
-        if IN_CI:
-            pytest.fail("CI=true and a prerequisite is missing: skopeo", pytrace=False)
-        pytest.skip("needs skopeo")
+    binary = _require("skopeo")
     proc = subprocess.run([binary, *args], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
