@@ -20,6 +20,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from orchestrator.cli import coercion
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LazyCommand:
@@ -42,6 +44,7 @@ def build(name: str, entry: LazyCommand) -> Any:
         single.command(name, **entry.settings)(obj)
         command = typer.main.get_command(single)
     command.name = name
+    coercion.prepare(command)
     return command
 
 
@@ -49,6 +52,10 @@ class LazyGroup(TyperGroup):
     """A root group whose ``table`` commands are imported on first use."""
 
     table: Mapping[str, LazyCommand] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        coercion.prepare(self)  # the global options (and the commands added later)
 
     def list_commands(self, ctx: Any) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.table})

@@ -83,6 +83,29 @@ def stats(pid: int) -> ContainerStats:
                           pids=pids or len(processes(pid)))
 
 
+def frozen(pid: int, cid: str) -> bool | None:
+    """Whether the cgroup of container ``cid``'s PID 1 is frozen (paused): read from the
+    freezer where runc keeps it (v1's freezer controller, else v2's ``cgroup.freeze``).
+    None when it cannot tell: ``pid`` is not in the container's cgroup (it exited and
+    the number was reused), a freeze is under way, or the files cannot be read."""
+    try:
+        v1, v2 = _paths(pid)
+    except (OSError, ValueError):
+        return None
+    group = v1.get("freezer", v2)
+    if group is None or cid not in group.name:
+        return None
+    try:
+        if "freezer" in v1:
+            state = (group / "freezer.state").read_text().strip()
+            return {"THAWED": False, "FROZEN": True}.get(state)
+        if (group / "cgroup.freeze").read_text().strip() == "0":
+            return False
+        return "frozen 1" in (group / "cgroup.events").read_text().splitlines() or None
+    except OSError:
+        return None
+
+
 def member_pids(pid: int) -> list[int]:
     v1, v2 = _paths(pid)
     for d in [v1.get("pids"), v1.get("memory"), v2, *v1.values()]:

@@ -25,7 +25,7 @@ from runtime.api import (
     PortBinding,
     labels_match,
 )
-from runtime.containers import codec
+from runtime.containers import cgroups, codec
 from runtime.containers.conmon import MonitorPaths, process_alive
 from runtime.containers.runc import Runc
 from runtime.errors import Conflict, InvalidArgument, NotFound
@@ -171,11 +171,13 @@ class ContainerStore:
 
 
 def observe(record: ContainerRecord, *, monitor: MonitorPaths, runc: Runc) -> Observed | None:
-    """Compare a live record with conmon's exit file and runc; None when nothing changed.
+    """Compare a live record with conmon's exit file and the kernel; None when nothing changed.
 
     Order matters: the exit file is the final word (conmon writes it after reaping
-    PID 1); only without it is runc asked, and a container runc has lost while
-    its monitor is gone is "dead" (its exit code is unknowable).
+    PID 1); only without it is PID 1 looked at (alive, in the container's cgroup,
+    frozen or not; runc is asked only when that cannot tell), and a container
+    whose PID 1 and monitor are both gone is "dead" (its exit code is unknowable).
+    Cheap on purpose (no process per container): every list runs it on each one.
     """
     if record.state not in LIVE_STATES:
         return None
@@ -187,8 +189,13 @@ def observe(record: ContainerRecord, *, monitor: MonitorPaths, runc: Runc) -> Ob
             finished = time.time()
         return Observed(state=ContainerState.EXITED, exit_code=code, finished_at=finished)
     if record.pid is not None and process_alive(record.pid):
-        state = runc.state(record.id)
-        status = (state or {}).get("status")
+        # A list looks at every container: the freezer file says running or paused
+        # without a process; only when it cannot tell is runc asked.
+        is_frozen = cgroups.frozen(record.pid, record.id)
+        if is_frozen is None:
+            status = (runc.state(record.id) or {}).get("status")
+        else:
+            status = "paused" if is_frozen else "running"
         if status == "paused" and record.state != ContainerState.PAUSED:
             return Observed(state=ContainerState.PAUSED)
         if status == "running" and record.state != ContainerState.PAUSED:

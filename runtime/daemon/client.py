@@ -1,10 +1,11 @@
 """``HttpEngine``: the ``runtime.api.Engine`` (and ``SystemApi``) spoken to stackd over HTTP.
 
-Light on purpose (httpx only, no aiohttp): the CLI imports it on every run.
-Requests are built from the route table (``runtime.daemon.routes``); error
-bodies come back as the engine's own categories via ``runtime.errors.from_category``;
-a daemon that cannot be reached is ``Unavailable``. Thread-safe (one pooled
-httpx client), so the orchestrator may call it from parallel workers.
+Light on purpose (the standard library only, see ``connection``): the CLI imports
+it on every run. Requests are built from the route table
+(``runtime.daemon.routes``); error bodies come back as the engine's own
+categories via ``runtime.errors.from_category``; a daemon that cannot be reached
+is ``Unavailable``. Thread-safe (a pool of kept-alive connections), so the
+orchestrator may call it from parallel workers.
 """
 
 from __future__ import annotations
@@ -13,41 +14,39 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
-
-import httpx
+from urllib.parse import quote, urlencode
 
 from runtime import api
 from runtime.daemon import codec
+from runtime.daemon.connection import Pool, Response, TransportError
 from runtime.daemon.exec_stream import ExecChunk
 from runtime.daemon.routes import BY_NAME, PING_PATH, Route, query_encode
 from runtime.daemon.system import DiskUsage, PruneReport, SystemInfo, VersionInfo
-from runtime.daemon.tls import Address, TlsFiles, client_context, parse_address
+from runtime.daemon.tls import Address, TlsFiles, parse_address
 from runtime.errors import EngineError, Failed, Unavailable, from_category
 
 log = logging.getLogger(__name__)
 
-# Engine calls can take long (stop timeouts, pulls, wait): no read timeout.
-TIMEOUT = httpx.Timeout(connect=5.0, read=None, write=60.0, pool=None)
+# Engine calls can take long (stop timeouts, pulls, wait): only connecting is bounded.
+CONNECT_TIMEOUT = 5.0
+PING_TIMEOUT = 2.0
 
 
 class HttpEngine:
     def __init__(self, address: Address | str, *, tls: TlsFiles | None = None,
-                 token: str | None = None, timeout: httpx.Timeout = TIMEOUT) -> None:
+                 token: str | None = None, connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self.address = parse_address(address) if isinstance(address, str) else address
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if self.address.scheme == "unix":
-            transport = httpx.HTTPTransport(uds=self.address.path)
-            self._http = httpx.Client(transport=transport, base_url="http://stackd",
-                                      timeout=timeout, headers=headers)
-        else:
-            host = f"[{self.address.host}]" if ":" in self.address.host else self.address.host
-            verify = client_context(tls or TlsFiles())
-            self._http = httpx.Client(base_url=f"https://{host}:{self.address.port}",
-                                      verify=verify, timeout=timeout, headers=headers)
+        context = None
+        if self.address.scheme == "tcp":
+            from runtime.daemon.tls import client_context
+
+            context = client_context(tls or TlsFiles())
+        self._pool = Pool(self.address, tls=context, headers=headers,
+                          connect_timeout=connect_timeout)
 
     def close(self) -> None:
-        self._http.close()
+        self._pool.close()
 
     def __enter__(self) -> HttpEngine:
         return self
@@ -60,15 +59,17 @@ class HttpEngine:
     def ping(self) -> bool:
         """True when the daemon answers (never raises)."""
         try:
-            return self._http.get(PING_PATH, timeout=2.0).status_code == 200
-        except httpx.HTTPError:
+            response = self._pool.request("GET", PING_PATH, timeout=PING_TIMEOUT)
+            response.read()
+        except TransportError:
             return False
+        return response.status_code == 200
 
-    def _request(self, route: Route, kwargs: Mapping[str, Any]) -> httpx.Request:
+    def _send(self, route: Route, kwargs: Mapping[str, Any]) -> Response:
         path = route.path
         for name in route.path_names:
             path = path.replace("{" + name + "}", quote(str(kwargs[name]), safe=""))
-        params: list[tuple[str, str | int | float | bool | None]] = []
+        params: list[tuple[str, str]] = []
         body: dict[str, Any] = {}
         for p in route.params:
             if p.where == "path" or p.name not in kwargs:
@@ -78,37 +79,36 @@ class HttpEngine:
                 params += [(p.name, v) for v in query_encode(p.type, value)]
             else:
                 body[p.name] = codec.encode(value)
+        if params:
+            path += "?" + urlencode(params, quote_via=quote)
         content = json.dumps(body).encode() if route.method == "POST" else None
         headers = {"Content-Type": "application/json"} if content is not None else {}
-        return self._http.build_request(route.method, path, params=params, content=content,
-                                        headers=headers)
-
-    def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
         try:
-            response = self._http.send(request, stream=stream)
-        except httpx.TransportError as exc:
+            response = self._pool.request(route.method, path, body=content, headers=headers)
+            if response.status_code >= 400:
+                raise _error(response)
+        except TransportError as exc:
             raise Unavailable(f"stackd at {self.address}: cannot connect: {exc}") from exc
-        if response.status_code >= 400:
-            if stream:
-                response.read()
-                response.close()
-            raise _error(response)
         return response
 
     def _call(self, name: str, /, **kwargs: Any) -> Any:
         route = BY_NAME[name]
-        response = self._send(self._request(route, kwargs), stream=False)
+        response = self._send(route, kwargs)
+        try:
+            data = response.read()
+        except TransportError as exc:
+            raise Unavailable(f"stackd at {self.address}: answer broken: {exc}") from exc
         if response.status_code == 204:
             return None
-        return codec.decode(route.return_type, response.json())
+        return codec.decode(route.return_type, json.loads(data))
 
     def _items(self, name: str, /, **kwargs: Any) -> Iterator[Any]:
         """Send now (so an error raises here), then yield the lines lazily."""
         route = BY_NAME[name]
-        response = self._send(self._request(route, kwargs), stream=True)
+        response = self._send(route, kwargs)
         return self._lines(route, response)
 
-    def _lines(self, route: Route, response: httpx.Response) -> Iterator[Any]:
+    def _lines(self, route: Route, response: Response) -> Iterator[Any]:
         try:
             for data in _json_lines(response):
                 if isinstance(data, dict) and set(data) == {"error"}:
@@ -119,7 +119,7 @@ class HttpEngine:
 
     def _progress(self, name: str, progress: Callable[[Any], None] | None, /, **kwargs: Any) -> Any:
         route = BY_NAME[name]
-        response = self._send(self._request(route, kwargs), stream=True)
+        response = self._send(route, kwargs)
         try:
             for data in _json_lines(response):
                 if "progress" in data:
@@ -302,12 +302,12 @@ class HttpEngine:
         return self._call("system_prune", all=all, volumes=volumes)  # type: ignore[no-any-return]
 
 
-def _json_lines(response: httpx.Response) -> Iterator[Any]:
+def _json_lines(response: Response) -> Iterator[Any]:
     try:
         for text in response.iter_lines():
             if text.strip():
                 yield json.loads(text)
-    except httpx.TransportError as exc:
+    except TransportError as exc:
         raise Unavailable(f"stackd: stream broken: {exc}") from exc
     except ValueError as exc:
         raise Failed(f"stackd: stream sent a line that is not JSON: {exc}") from exc
@@ -319,9 +319,12 @@ def _error_from(data: Any) -> EngineError:
     return Failed(f"stackd: malformed error: {data!r}")
 
 
-def _error(response: httpx.Response) -> EngineError:
+def _error(response: Response) -> EngineError:
+    """The engine error an error answer carries (reads and releases it)."""
+    body = response.read()
     try:
-        data = response.json()
+        data = json.loads(body)
     except ValueError:
-        return Failed(f"stackd answered {response.status_code}: {response.text[:200]}")
+        return Failed(f"stackd answered {response.status_code}: "
+                      f"{body[:200].decode(errors='replace')}")
     return _error_from(data)

@@ -9,10 +9,8 @@ asks of either.
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -95,6 +93,8 @@ class SystemApi(Protocol):
 
 def package_version() -> str:
     """The installed package's version (runtime never imports orchestrator)."""
+    import importlib.metadata  # here: the CLI imports this module on every run
+
     try:
         return importlib.metadata.version("stack")
     except importlib.metadata.PackageNotFoundError:
@@ -175,6 +175,8 @@ class LocalSystem:
         self.started = time.time() if started is None else started
 
     def version(self) -> VersionInfo:
+        import platform
+
         uname = platform.uname()
         return VersionInfo(
             version=package_version(), api_version=API_VERSION, python=sys.version.split()[0],

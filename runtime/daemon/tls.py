@@ -8,13 +8,15 @@ certificate AND a way to know the client: client certificates verified against
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from runtime.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    import ssl
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +65,8 @@ def parse_address(text: str) -> Address:
 
 def server_context(files: TlsFiles) -> ssl.SSLContext:
     """TLS for the daemon; with a CA, every client must present a certificate it signed."""
+    import ssl  # here: a client on the unix socket never needs it
+
     if files.cert is None or files.key is None:
         raise InvalidArgument("TLS needs both --tlscert and --tlskey")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -79,6 +83,8 @@ def server_context(files: TlsFiles) -> ssl.SSLContext:
 
 def client_context(files: TlsFiles) -> ssl.SSLContext:
     """TLS for the client: verify the server against the CA (system CAs without one)."""
+    import ssl
+
     try:
         ctx = ssl.create_default_context(
             cafile=str(files.cacert) if files.cacert is not None else None)

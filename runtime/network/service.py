@@ -13,7 +13,7 @@ Invariants:
   record whose ``remove`` (or ``sandbox_remove``) finishes the job.
 - The nftables table is re-rendered from the records after every change of
   networks or ports, and deleted with the last network, as are the DNS process
-  and the forwarding sysctl we turned on.
+  (stackd's resident resolver stays) and the forwarding sysctl we turned on.
 """
 
 from __future__ import annotations
@@ -342,7 +342,9 @@ class NetworkService:
             with self.md.transaction() as db:
                 db.execute("INSERT OR REPLACE INTO net_sandboxes(container_id, path) "
                            "VALUES (?, ?)", (container_id, str(path)))
-            sandbox.create_netns(path)
+        # Outside the lock (in parallel with other starts): the row above keeps the
+        # namespace directory from being released meanwhile.
+        sandbox.create_netns(path)
         return path
 
     def sandbox_remove(self, container_id: str) -> None:
@@ -388,14 +390,24 @@ class NetworkService:
                                f'network "{net.name}"')
             self._ensure_dns()
             info, rec = self._record_endpoint(container_id, net, endpoint, names, interface)
-            try:
-                self._plug(rec, path, net)
-            except BaseException as exc:
+        # The kernel work runs without the lock, so containers start in parallel: the
+        # record above holds the address and the veth name, and the caller (the
+        # container's own lock) keeps this sandbox still. A removal of the network in
+        # the meantime cuts the record off; that is checked after.
+        try:
+            self._plug(rec, path, net)
+            with self._locked():
+                if not store.endpoint_records(self.md, container_id=container_id,
+                                              network_id=net.id):
+                    raise Failed(f'network "{net.name}" was removed while container '
+                                 f"{container_id[:12]} was being attached")
+        except BaseException as exc:
+            with self._locked():
                 self._drop_endpoint(rec, netns=path)
-                if isinstance(exc, (OSError, NetlinkError)):
-                    raise Failed(f"container {container_id[:12]}: network "
-                                 f'"{net.name}" could not be attached: {exc}') from exc
-                raise
+            if isinstance(exc, (OSError, NetlinkError)):
+                raise Failed(f"container {container_id[:12]}: network "
+                             f'"{net.name}" could not be attached: {exc}') from exc
+            raise
         self.events.emit("network", "connect", net.id, {"name": net.name,
                                                         "container": container_id})
         return info

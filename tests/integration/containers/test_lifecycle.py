@@ -116,3 +116,21 @@ def test_follow_keeps_going_across_restarts(containers: ContainerService) -> Non
             containers.container_kill("f")
         follower.join(timeout=5)
     assert seen == [b"start", b"start"]
+
+
+def test_list_sees_pauses_and_exits_without_asking_runc(
+        containers: ContainerService, monkeypatch: pytest.MonkeyPatch) -> None:
+    containers.container_create(busybox("fz", "sleep", "30"))
+    containers.container_start("fz")
+    # Paused behind the engine's back: the freezer says so (no runc state per container).
+    containers.runc.pause(containers.store.find("fz").id)
+    asked: list[str] = []
+    real_state = containers.runc.state
+    monkeypatch.setattr(containers.runc, "state", lambda cid: asked.append(cid) or real_state(cid))
+    assert [c.state for c in containers.container_list()] == [ContainerState.PAUSED]
+    containers.runc.resume(containers.store.find("fz").id)
+    assert containers.container_inspect("fz").state == ContainerState.RUNNING
+    assert asked == []
+    containers.container_kill("fz", signal="KILL")
+    assert containers.container_list() == []
+    assert containers.container_inspect("fz").exit_code == 137

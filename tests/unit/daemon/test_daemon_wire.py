@@ -86,19 +86,20 @@ def test_events_filters_travel_as_key_value_pairs(serve: Any) -> None:
 
 def test_bad_requests_are_invalid_with_json_bodies(serve: Any) -> None:
     client: HttpEngine = serve(FakeEngine())
-    http: httpx.Client = client._http
-    cases = [
-        http.post("/containers", content=b"{not json"),
-        http.post("/containers", json={"config": {"name": "x"}}),  # image missing
-        http.post("/containers", json={"config": {"name": "x", "image": "i", "bogus": 1}}),
-        http.get("/containers", params={"all": "maybe"}),
-        http.get("/containers", params={"nope": "1"}),
-        http.post("/containers/web/exec", json={"cmd": ["x"], "stdin": "!!"}),
-    ]
+    with httpx.Client(transport=httpx.HTTPTransport(uds=client.address.path),
+                      base_url="http://stackd") as http:  # another client, raw requests
+        cases = [
+            http.post("/containers", content=b"{not json"),
+            http.post("/containers", json={"config": {"name": "x"}}),  # image missing
+            http.post("/containers", json={"config": {"name": "x", "image": "i", "bogus": 1}}),
+            http.get("/containers", params={"all": "maybe"}),
+            http.get("/containers", params={"nope": "1"}),
+            http.post("/containers/web/exec", json={"cmd": ["x"], "stdin": "!!"}),
+        ]
+        missing = http.get("/no/such/route")
     for response in cases:
         assert response.status_code == 400, response.text
         assert response.json()["category"] == "invalid"
-    missing = http.get("/no/such/route")
     assert missing.status_code == 404 and missing.json()["category"] == "not_found"
 
 
