@@ -26,6 +26,9 @@ from runtime.images.reference import is_digest
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+# Written blobs are handed to the kernel for writing out every this many bytes, so
+# that commit's fsync waits for the last few MiB only, not for the whole blob.
+WRITEBACK_STEP = 4 << 20
 
 
 def sha256_digest(data: bytes) -> str:
@@ -59,6 +62,7 @@ class BlobWriter:
         self.resumable = resumable and expected is not None
         self._hash = hashlib.sha256()
         self.size = 0
+        self._written_back = 0
         self.committed: str | None = None
         if self.resumable and expected is not None:
             self.path = store.ingest_dir / f"{_hex(expected)}.partial"
@@ -73,6 +77,7 @@ class BlobWriter:
             while chunk := self._file.read(CHUNK):
                 self._hash.update(chunk)
                 self.size += len(chunk)
+            self._written_back = self.size
         else:
             fd, name = tempfile.mkstemp(dir=store.ingest_dir, prefix="blob-")
             self.path = Path(name)
@@ -109,6 +114,22 @@ class BlobWriter:
         self._file.write(data)
         self._hash.update(data)
         self.size += len(data)
+        if self.size - self._written_back >= WRITEBACK_STEP:
+            self._start_writeback()
+
+    def _start_writeback(self) -> None:
+        """Start writing out what came so far, without waiting for it.
+
+        A blob is rarely read back soon after it is written (a pull unpacks the
+        stream as it comes), so we tell the kernel we no longer need these pages;
+        for pages not yet on disk, Linux starts writing them out (it cannot drop
+        them before), which is what commit's fsync would otherwise wait for at once.
+        """
+        self._file.flush()
+        with contextlib.suppress(OSError):  # advice only: never a reason to fail
+            os.posix_fadvise(self._file.fileno(), self._written_back,
+                             self.size - self._written_back, os.POSIX_FADV_DONTNEED)
+        self._written_back = self.size
 
     def digest(self) -> str:
         return "sha256:" + self._hash.hexdigest()

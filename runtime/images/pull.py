@@ -1,6 +1,6 @@
 """Pull: manifest (through an index to this platform), config, layers in parallel.
 
-Layers download on a small thread pool. A fresh layer is streamed: the bytes
+Layers download on a thread pool, biggest first. A fresh layer is streamed: the bytes
 go to the blob store and, in the same pass, through the decompressor into the
 unpacker, so nothing is read twice; the layer becomes visible only after its
 blob digest and its diff id are both verified (a bad one is thrown away,
@@ -36,14 +36,25 @@ from runtime.images.manifest import (
 from runtime.images.records import LayerRecord
 from runtime.images.reference import Reference
 from runtime.images.registry import RegistryClient
+from runtime.images.unpack import GZIP_INPUT
 
 if TYPE_CHECKING:
     from runtime.images.service import ImageService
 
 log = logging.getLogger(__name__)
 
-MAX_PARALLEL = 4
+MAX_PARALLEL = 4  # uploads (push) at once
+# Layers pulled at once. Each streams into its own unpacker, so a layer that waits
+# for a free slot is unpacked alone at the end while the other cores idle: with
+# room for all of an image's layers (most have fewer than this; skopeo uses 6),
+# downloads and unpacks overlap from the first byte to the last.
+PULL_PARALLEL = 6
 ATTEMPTS = 3
+# Network chunks (64 KiB from httpcore) are joined into pieces of at least this before
+# they are stored, hashed and decompressed: each of those steps lets go of the GIL and
+# takes it back, a cost per call. A piece plus one more chunk still fits one read of
+# the decompressor (GZIP_INPUT), so pieces reach it whole, not sliced again.
+PIECE = GZIP_INPUT * 3 // 4
 
 Report = Callable[[str, str, int, int], None]  # layer, status, current, total
 
@@ -110,7 +121,12 @@ def fetch_blob(service: ImageService, client: RegistryClient, repo: str, desc: D
 
 class _TeeReader:
     """A file-like view of a download that also stores it: every byte the unpacker
-    reads is first written to the blob writer (which hashes it)."""
+    reads is first written to the blob writer (which hashes it).
+
+    ``read(n)`` returns at most one piece (network chunks joined up to PIECE), fewer
+    than ``n`` bytes before the end as a raw stream may: the piece itself when it
+    fits, so the bytes are not copied again on their way to the decompressor.
+    """
 
     def __init__(self, chunks: Iterator[bytes], writer: BlobWriter,
                  on_progress: Callable[[int], None]) -> None:
@@ -121,25 +137,48 @@ class _TeeReader:
         self._pos = 0
 
     def _fill(self) -> bool:
-        chunk = next(self._chunks, None)
-        if chunk is None:
-            return False
-        self._writer.write(chunk)
-        self._progress(self._writer.offset)
-        self._buf, self._pos = self._buf[self._pos:] + chunk, 0
-        return True
+        """Next piece (network chunks joined up to PIECE) into the buffer; False at the end.
+
+        Bytes that came before a broken transfer are stored all the same: a resumed
+        download asks for what follows them.
+        """
+        parts: list[bytes] = []
+        size = 0
+        try:
+            while size < PIECE and (chunk := next(self._chunks, None)) is not None:
+                parts.append(chunk)
+                size += len(chunk)
+        finally:
+            if parts:
+                piece = parts[0] if len(parts) == 1 else b"".join(parts)
+                self._writer.write(piece)
+                self._progress(self._writer.offset)
+                self._buf, self._pos = piece, 0
+        return bool(parts)
 
     def read(self, n: int = -1) -> bytes:
-        while (n < 0 or len(self._buf) - self._pos < n) and self._fill():
-            pass
-        end = len(self._buf) if n < 0 else self._pos + n
-        out = self._buf[self._pos:end]
+        if n == 0:
+            return b""
+        if n < 0:
+            rest = [self._buf[self._pos:]]
+            while self._fill():
+                rest.append(self._buf)
+            self._buf, self._pos = b"", 0
+            return b"".join(rest)
+        while self._pos >= len(self._buf):
+            if not self._fill():
+                return b""
+        if self._pos == 0 and len(self._buf) <= n:
+            out, self._buf = self._buf, b""
+            return out
+        out = self._buf[self._pos:self._pos + n]
         self._pos += len(out)
         return out
 
     def drain(self) -> None:
         while self._fill():
-            self._pos = len(self._buf)
+            pass
+        self._buf, self._pos = b"", 0
 
     def close(self) -> None:
         """Stop the download (closes the HTTP response of an unfinished transfer)."""
@@ -245,11 +284,13 @@ def _pull(service: ImageService, ref: Reference, *, what: str,
         for d in manifest.layers:
             report(d.digest, "waiting", 0, d.size)
         if layers:
-            with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(layers)),
+            # Biggest first: past PULL_PARALLEL layers, the long ones must not start last.
+            work = sorted(zip(manifest.layers, layers, strict=True), key=lambda x: -x[0].size)
+            with ThreadPoolExecutor(max_workers=min(PULL_PARALLEL, len(layers)),
                                     thread_name_prefix="pull") as pool:
                 futures = [pool.submit(_layer, service, client, repo, d, layer, report, unpack,
                                        ledger)
-                           for d, layer in zip(manifest.layers, layers, strict=True)]
+                           for d, layer in work]
                 done, _ = wait(futures, return_when=FIRST_EXCEPTION)
                 failed = [f for f in done if f.exception() is not None]
                 if failed:

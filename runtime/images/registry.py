@@ -45,6 +45,36 @@ def is_local(host: str) -> bool:
         return False
 
 
+_tls_lock = threading.Lock()
+_tls_contexts: dict[tuple[str | None, str | None], tuple[tuple[int, ...], ssl.SSLContext]] = {}
+
+
+def tls_context(cafile: str | None, *, trust_env: bool) -> ssl.SSLContext:
+    """A verifying TLS context: ``cafile``'s CAs, else httpx's default (certifi's
+    bundle, or ``$SSL_CERT_DIR`` where the environment is trusted).
+
+    Made once per process and CA source (again when ``cafile`` changes): loading a
+    bundle costs 20-100 ms of CPU before a pull can start, and stackd pulls many
+    times in one process. Shared like one httpx.Client shares it between its
+    connections (httpcore only sets the same ALPN list on it).
+    """
+    capath = os.environ.get("SSL_CERT_DIR") if cafile is None and trust_env else None
+    stamp: tuple[int, ...] = ()
+    if cafile is not None:
+        with contextlib.suppress(OSError):  # missing: ssl says so below, and nothing is kept
+            st = os.stat(cafile)
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    key = (cafile, capath)
+    with _tls_lock:
+        known = _tls_contexts.get(key)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        ctx = (ssl.create_default_context(cafile=cafile) if cafile is not None
+               else httpx.create_ssl_context(verify=True, trust_env=trust_env))
+        _tls_contexts[key] = (stamp, ctx)
+        return ctx
+
+
 def _reason(exc: Exception) -> str:
     text = str(exc)
     if "refused" in text.lower():
@@ -80,7 +110,8 @@ class RegistryClient:
             verify = False
         else:
             cafile = ca_file or os.environ.get("SSL_CERT_FILE")
-            verify = ssl.create_default_context(cafile=str(cafile)) if cafile else True
+            verify = tls_context(str(cafile) if cafile else None,
+                                 trust_env=not is_local(self.host))
         # Proxies from the environment (HTTPS_PROXY, NO_PROXY) apply, except to this host.
         self.http = httpx.Client(verify=verify, follow_redirects=True,
                                  trust_env=not is_local(self.host),

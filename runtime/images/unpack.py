@@ -2,7 +2,10 @@
 
 Each layer is unpacked once, keyed by its chain id, into ``layers/<hex>``:
 first into a temp dir beside it, renamed into place only when complete and its
-diff id verified, so a layer dir that exists is whole.
+diff id verified, so a layer dir that exists is whole. The tar is read in one
+pass as it is decompressed (tarfile's "r:" mode over a forward-only stream that
+hashes it for the diff id); file data goes from the decompressor's output to the
+file with no copy in between.
 
 Safety invariants (a hostile tar gets ``InvalidArgument`` and leaves nothing):
 - no absolute names and no ``..`` components, in names and hardlink targets;
@@ -49,27 +52,93 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
-# Compressed input is fed in small pieces: zlib copies its unconsumed tail on every
-# call, so a big piece read in small outputs would be copied over and over.
-GZIP_INPUT = 64 << 10
-TAR_BUFFER = 1 << 20
+# Compressed input is fed in pieces of at most this: zlib copies its unconsumed tail on
+# every call, so a big piece read in small outputs (CHUNK) would be copied over and
+# over; 256 KiB in is mostly used up in one call, and few calls mean few GIL handoffs.
+GZIP_INPUT = 256 << 10
 
 
-class _HashingReader:
-    """A read-only stream that hashes what passes through (the diff id)."""
+class _TarStream:
+    """The uncompressed tar, as the file tarfile reads in its "r:" mode, hashed on the
+    way (the diff id): forward only, fed by ``produce`` (pieces of any size, b"" at the
+    end), with member data handed out in place (``view``), never copied in Python.
 
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
+    tarfile's "r:" mode only seeks forward (over data not read and over padding), so
+    seeking forward reads and drops; seeking back is refused, never done quietly.
+    Pieces are read straight from the decompressor: no second buffer in between.
+    """
+
+    def __init__(self, produce: Callable[[], bytes]) -> None:
+        self._produce = produce
         self.hash = hashlib.sha256()
+        self._buf = b""
+        self._off = 0  # in _buf
+        self._pos = 0  # in the whole stream
+        self._eof = False
+
+    def _more(self) -> bool:
+        """Next piece into the (fully consumed) buffer; False at the end."""
+        if self._eof:
+            return False
+        data = self._produce()
+        if not data:
+            self._eof = True
+            return False
+        self.hash.update(data)
+        self._buf, self._off = data, 0
+        return True
+
+    def view(self, n: int) -> memoryview:
+        """Up to ``n`` (> 0) next bytes, in place; empty only at the end."""
+        if self._off >= len(self._buf) and not self._more():
+            return memoryview(b"")
+        out = memoryview(self._buf)[self._off:self._off + n]
+        self._off += len(out)
+        self._pos += len(out)
+        return out
 
     def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.hash.update(data)
-        return data
+        """``n`` bytes (fewer only at the end); headers and small records."""
+        parts = []
+        need = n if n >= 0 else -1
+        while need:
+            if self._off >= len(self._buf) and not self._more():
+                break
+            end = len(self._buf) if need < 0 else min(len(self._buf), self._off + need)
+            parts.append(self._buf[self._off:end])
+            got = end - self._off
+            self._off = end
+            self._pos += got
+            if need > 0:
+                need -= got
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_CUR:
+            pos += self._pos
+        elif whence != os.SEEK_SET:
+            raise OSError(errno.ESPIPE, "a layer stream only seeks forward")
+        if pos < self._pos:
+            raise OSError(errno.ESPIPE, "a layer stream only seeks forward")
+        while pos > self._pos and self.view(min(pos - self._pos, CHUNK)):
+            pass
+        return self._pos
 
     def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
+        """Read to the end (the diff id covers the end-of-archive blocks and any rest)."""
+        self._off = len(self._buf)
+        while self._more():
+            self._pos += len(self._buf)
+            self._off = len(self._buf)
 
 
 class _Peekable:
@@ -77,7 +146,9 @@ class _Peekable:
 
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
-        self.head = raw.read(4)
+        self.head = b""
+        while len(self.head) < 4 and (more := raw.read(4 - len(self.head))):
+            self.head += more  # a network stream may hand out fewer bytes than asked
 
     def read(self, n: int = -1) -> bytes:
         if self.head:
@@ -303,8 +374,19 @@ class _Extractor:
         fd = os.open(leaf, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600, dir_fd=pfd)
         try:
-            src = tar.extractfile(member)
-            if src is not None:
+            stream = tar.fileobj
+            if (isinstance(stream, _TarStream) and not member.sparse
+                    and stream.tell() == member.offset_data):
+                # The data in place from the decompressor's output, straight to the file.
+                left = member.size
+                while left:
+                    view = stream.view(min(left, CHUNK))
+                    if not view:
+                        raise tarfile.ReadError("unexpected end of data")
+                    left -= len(view)
+                    while view:
+                        view = view[os.write(fd, view):]
+            elif (src := tar.extractfile(member)) is not None:  # sparse files
                 while chunk := src.read(CHUNK):
                     view = memoryview(chunk)
                     while view:
@@ -372,13 +454,13 @@ def extract(stream: IO[bytes], dest: Path, *, what: str) -> str:
 
     Returns the diff id (sha256 of the uncompressed tar).
     """
-    reader = _HashingReader(decompressed(stream))
+    source = decompressed(stream)
+    reader = _TarStream(lambda: source.read(CHUNK))
     os.chmod(dest, 0o755)
     ex = _Extractor(dest, what=what)
     try:
         try:
-            with tarfile.open(fileobj=reader, mode="r|",  # type: ignore[call-overload]
-                              bufsize=TAR_BUFFER) as tar:
+            with tarfile.open(fileobj=cast(IO[bytes], reader), mode="r:") as tar:
                 for member in tar:
                     ex.entry(tar, member)
             reader.drain()

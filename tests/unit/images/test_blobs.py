@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import pytest
 
 from runtime.errors import Failed, NotFound
-from runtime.images.blobs import BlobStore, sha256_digest
+from runtime.images.blobs import WRITEBACK_STEP, BlobStore, sha256_digest
 
 
 def test_put_and_read(tmp_path: Path) -> None:
@@ -89,3 +90,21 @@ def test_one_resumable_writer_per_digest(tmp_path: Path) -> None:
     assert seen == [True]
     assert store.read(digest) == data
     assert list(store.ingest_dir.iterdir()) == []
+
+
+def test_big_blobs_resumed_across_writebacks(tmp_path: Path) -> None:
+    """Large writes are handed to the kernel for writing out as they come; the bytes
+    are the same, and a resumed writer carries on after a partial that was."""
+    store = BlobStore(tmp_path)
+    data = os.urandom(WRITEBACK_STEP * 2 + 12_345)
+    digest = sha256_digest(data)
+    piece = 200_000
+    with pytest.raises(RuntimeError), store.writer(expected=digest, resumable=True) as w:
+        for start in range(0, WRITEBACK_STEP + piece, piece):
+            w.write(data[start:start + piece])
+        raise RuntimeError("connection dropped")
+    with store.writer(expected=digest, resumable=True) as w:
+        for start in range(w.offset, len(data), piece):
+            w.write(data[start:start + piece])
+        w.commit(size=len(data))
+    assert store.read(digest) == data
