@@ -28,13 +28,18 @@ from runtime.metadata import Metadata
 if TYPE_CHECKING:
     from runtime.containers.service import ContainerService
     from runtime.images.service import ImageService
+    from runtime.network.dnsproc import DnsRunner
     from runtime.network.service import NetworkService
     from runtime.volumes.service import VolumeService
 
 
 class LocalEngine:
-    def __init__(self, config: EngineConfig | None = None) -> None:
+    def __init__(self, config: EngineConfig | None = None, *,
+                 dns: DnsRunner | None = None) -> None:
+        """``dns``: who runs the networks' resolver; by default a process of its own
+        (runtime.network.dnsproc), while stackd passes the thread it owns."""
         self.config = config or EngineConfig.from_env()
+        self._dns = dns
 
     # --- parts ---------------------------------------------------------------
 
@@ -62,7 +67,7 @@ class LocalEngine:
     def networks(self) -> NetworkService:
         from runtime.network.service import NetworkService
 
-        return NetworkService(self.config, self.metadata, self.event_log)
+        return NetworkService(self.config, self.metadata, self.event_log, dns=self._dns)
 
     @cached_property
     def containers(self) -> ContainerService:

@@ -10,6 +10,9 @@ it ``healthy``; ``retries`` failures in a row make it ``unhealthy``, except that
 failures inside the start period do not count. A probe that outlives
 ``timeout`` fails. The last five results are kept (``health_log``); every
 change of status is an event ``health_status: <status>``.
+
+``unready()`` is the set of containers with a check that are not healthy (starting
+or unhealthy): the networks' DNS leaves them out of its answers.
 """
 
 from __future__ import annotations
@@ -80,6 +83,11 @@ class HealthMonitor:
         self._busy: set[str] = set()
         self._wake = threading.Condition(self._lock)
         self._stopped = False
+        # Replaced, never mutated, so readers (the DNS thread) need no lock. Seeded from the
+        # store so a restarted daemon hides what was not healthy before ``adopt`` runs.
+        self._unready: frozenset[str] = frozenset(
+            cid for cid, item in store.all().items()
+            if item.health in (api.HealthStatus.STARTING, api.HealthStatus.UNHEALTHY))
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="stackd-health")
         self._thread = threading.Thread(target=self._loop, name="stackd-health", daemon=True)
         self._thread.start()
@@ -90,6 +98,15 @@ class HealthMonitor:
             self._wake.notify_all()
         self._thread.join(timeout=5)
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def unready(self) -> frozenset[str]:
+        """Ids of the containers with a healthcheck that are not healthy now."""
+        return self._unready
+
+    def _set_ready(self, cid: str, ready: bool) -> None:
+        """Caller holds ``_lock``."""
+        if ready != (cid not in self._unready):
+            self._unready = (self._unready - {cid}) if ready else (self._unready | {cid})
 
     def effective_check(self, info: api.ContainerInfo) -> api.Healthcheck | None:
         check = info.config.healthcheck
@@ -118,8 +135,10 @@ class HealthMonitor:
         item = self.store.get(info.id)
         if item.health == api.HealthStatus.NONE or current is not None or age < 1.0:
             # a new run starts over; an adopted one (daemon restart) keeps its status
-            self.store.put(replace(item, health=api.HealthStatus.STARTING, failing_streak=0))
+            item = replace(item, health=api.HealthStatus.STARTING, failing_streak=0)
+            self.store.put(item)
         with self._lock:
+            self._set_ready(info.id, item.health == api.HealthStatus.HEALTHY)
             self._checks[info.id] = entry
             heapq.heappush(self._queue, (time.monotonic(), info.id, info.started_at))
             self._wake.notify_all()
@@ -127,6 +146,7 @@ class HealthMonitor:
     def forget(self, cid: str) -> None:
         with self._lock:
             self._checks.pop(cid, None)
+            self._set_ready(cid, True)
 
     def _loop(self) -> None:
         with self._lock:
@@ -200,6 +220,9 @@ class HealthMonitor:
                                      ok=probe.exit_code == 0, in_start_period=in_start,
                                      retries=entry.check.retries)
         self.store.put(replace(item.with_probe(probe), health=status, failing_streak=streak))
+        with self._lock:
+            if self._checks.get(entry.id) == entry:  # not forgotten meanwhile
+                self._set_ready(entry.id, status == api.HealthStatus.HEALTHY)
         if status != item.health:
             log.info("container %s is %s", entry.name, status.value)
             self.engine.event_log.emit(

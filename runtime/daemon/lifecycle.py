@@ -9,6 +9,10 @@ Invariants:
   ``--group``, so there is no moment in which others can connect.
 - If our unix socket is removed or replaced (its run dir deleted, another
   daemon took over), nobody can reach us any more: stackd ends itself.
+- While stackd runs it serves the networks' DNS itself (a resident
+  runtime.network.dnsthread.DnsThread, started before the API, taking over from
+  a dnsd process left by the in-process engine); it ends with the daemon.
+- Containers that exit on their own are reconciled within a tick (``Reaper``).
 """
 
 from __future__ import annotations
@@ -80,22 +84,34 @@ class Daemon:
 
     def run(self) -> None:
         """Serve until SIGTERM/SIGINT (or our socket vanishes)."""
+        from runtime.daemon.reaper import Reaper
         from runtime.daemon.service import DaemonService
-        from runtime.daemon.supervisor import Supervisor
+        from runtime.daemon.supervisor import RESCAN, Supervisor
         from runtime.daemon.system import LocalSystem
         from runtime.engine import LocalEngine
+        from runtime.network.dnsthread import DnsThread
 
         started = time.time()
         with pid_lock(self.config.run_dir):
-            engine = LocalEngine(self.config)
+            dns = DnsThread(db=self.config.metadata_db, run_dir=self.config.run_dir / "network",
+                            upstreams=self.config.dns_upstream, resident=True)
+            engine = LocalEngine(self.config, dns=dns)
             system = LocalSystem(engine, self.config, daemon_pid=os.getpid(), started=started)
             supervisor = Supervisor(engine) if self.options.supervise else None
+            if supervisor is not None:
+                dns.hidden = supervisor.health.unready
+            reaper = Reaper(engine, rescan=None if supervisor is not None else RESCAN)
             service = DaemonService(engine, system, supervisor)
             try:
+                engine.metadata  # noqa: B018 - the state root and database exist before DNS reads
+                dns.serve_all()
+                reaper.start()
                 asyncio.run(self._serve(service, supervisor))
             finally:
+                reaper.stop()
                 if supervisor is not None:
                     supervisor.stop()
+                dns.close()
                 engine.close()
         log.info("stackd stopped")
 

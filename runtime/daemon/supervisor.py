@@ -129,8 +129,9 @@ class Supervisor:
             self.store.delete(cid)  # removed while no daemon watched
 
     def keep_dns(self) -> None:
-        """Start the network part's DNS process again when networks exist but it is gone
-        (killed, or after a reboot). Without networks nothing is imported or started."""
+        """Start the networks' resolver again when networks exist but it is gone (in stackd
+        a thread the daemon starts first: this is a safety net should it have failed).
+        Without networks nothing is imported or started."""
         try:
             if not self.engine.metadata.query("SELECT 1 FROM net_networks LIMIT 1"):
                 return

@@ -23,6 +23,7 @@ import sqlite3
 import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,20 +48,27 @@ class NameTable(Protocol):
     def lookup(self, network_id: str, name: str,
                client: str | None = None) -> list[tuple[str | None, str | None]]:
         """(ipv4, ipv6) of every endpoint known by ``name`` (lowercase) on ``network_id``, or
-        else on the other networks of the container at address ``client`` of that network."""
+        else on the other networks of the container at address ``client`` of that network.
+        An endpoint that must not be answered now (its container is not healthy) comes as
+        (None, None): the name exists (NODATA), it just has no address to give."""
         ...
 
 
-_LOOKUP = ("SELECT e.ipv4, e.ipv6 FROM net_names n JOIN net_endpoints e "
+_LOOKUP = ("SELECT e.ipv4, e.ipv6, n.container_id FROM net_names n JOIN net_endpoints e "
            "ON e.container_id = n.container_id AND e.network_id = n.network_id "
            "WHERE n.name = ? AND ")
 
 
 class SqliteNames:
-    """The name table in the engine's metadata database (tables of runtime.network.store)."""
+    """The name table in the engine's metadata database (tables of runtime.network.store).
 
-    def __init__(self, db_path: Path) -> None:
+    ``hidden``: the ids of containers not to answer now (stackd's supervisor knows which
+    are not healthy); called once per lookup that finds something."""
+
+    def __init__(self, db_path: Path, *,
+                 hidden: Callable[[], AbstractSet[str]] | None = None) -> None:
         self.db_path = db_path
+        self.hidden = hidden
         self._local = threading.local()
 
     def _conn(self) -> sqlite3.Connection:
@@ -75,16 +83,17 @@ class SqliteNames:
     def lookup(self, network_id: str, name: str,
                client: str | None = None) -> list[tuple[str | None, str | None]]:
         conn = self._conn()
-        rows = conn.execute(_LOOKUP + "n.network_id = ? ORDER BY e.rowid", (name, network_id))
-        found = [(r[0], r[1]) for r in rows]
-        if found or client is None:
-            return found
-        # Not on this network: the asker's other networks (it reaches those directly).
-        rows = conn.execute(
-            _LOOKUP + "n.network_id IN (SELECT network_id FROM net_endpoints WHERE "
-            "container_id = (SELECT container_id FROM net_endpoints WHERE network_id = ? AND "
-            "(ipv4 = ? OR ipv6 = ?))) ORDER BY e.rowid", (name, network_id, client, client))
-        return [(r[0], r[1]) for r in rows]
+        rows = conn.execute(_LOOKUP + "n.network_id = ? ORDER BY e.rowid",
+                            (name, network_id)).fetchall()
+        if not rows and client is not None:
+            # Not on this network: the asker's other networks (it reaches those directly).
+            rows = conn.execute(
+                _LOOKUP + "n.network_id IN (SELECT network_id FROM net_endpoints WHERE "
+                "container_id = (SELECT container_id FROM net_endpoints WHERE network_id = ? "
+                "AND (ipv4 = ? OR ipv6 = ?))) ORDER BY e.rowid",
+                (name, network_id, client, client)).fetchall()
+        hidden = self.hidden() if rows and self.hidden is not None else frozenset()
+        return [(None, None) if r[2] in hidden else (r[0], r[1]) for r in rows]
 
     def data_version(self) -> int:
         return int(self._conn().execute("PRAGMA data_version").fetchone()[0])

@@ -1,4 +1,6 @@
-"""The embedded DNS as a small process of its own, until stackd hosts it.
+"""The embedded DNS as a small process of its own, for the in-process engine
+(``STACK_ENGINE=local``), which has no long-lived process to host it; stackd hosts
+the same resolver in a thread (runtime.network.dnsthread).
 
     python -m runtime.network.dnsd --db <metadata.db> --state <file> [--upstream ip[:port]]...
 
@@ -7,6 +9,8 @@ gateway and re-reads the list whenever the metadata database changes (SQLite's
 ``data_version``, checked ten times a second), writing the addresses it
 listens on to ``--state`` so the engine can wait for a new network's resolver.
 Names are looked up per query, so they are always current. SIGTERM stops it.
+It serves only while it holds the engine's resolver lock (runtime.network.dnslock,
+in the state file's folder): when stackd's resolver has it, it exits at once.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ import time
 from pathlib import Path
 
 from runtime.network.dns import DnsServer, Resolver, SqliteNames, host_upstreams, parse_upstream
+from runtime.network.dnslock import ResolverLock
 
 log = logging.getLogger(__name__)
 
 IDLE_EXIT = 10.0  # seconds without any network before the process exits by itself
+LOCK_WAIT = 2.0  # rides over another process probing the lock; stackd holds it for good
 
 
 class Reloader:
@@ -87,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=53)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    lock = ResolverLock(args.state.parent)
+    if not lock.acquire(timeout=LOCK_WAIT):
+        log.info("another resolver (pid %s) serves this engine's networks: exiting",
+                 lock.holder() or "?")
+        return 0
     upstreams = [parse_upstream(u) for u in args.upstream] or host_upstreams()
     names = SqliteNames(args.db)
     server = DnsServer(Resolver(names=names, upstreams=upstreams), port=args.port)

@@ -5,12 +5,15 @@ Started when the first network is made, stopped when the last one goes; its
 pid is in ``<run dir>/network/dnsd.pid``. A pid is only signalled after its
 command line shows it is our dnsd for this engine's database, so a stale pid
 file can never kill another process.
+
+When stackd runs for the same engine, its resolver thread holds the engine's
+resolver lock (runtime.network.dnslock): then ``DnsProcess`` starts nothing,
+reports stackd as the resolver (``pid``) and waits for that one to listen.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from runtime.errors import Unavailable
+from runtime.network.dnslock import PROCESS_STATE, ResolverLock, listening
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +55,34 @@ class DnsProcess:
         self.run_dir = run_dir
         self.upstreams = list(upstreams)
         self.pid_file = run_dir / "dnsd.pid"
-        self.state_file = run_dir / "dnsd.json"
+        self.state_file = run_dir / PROCESS_STATE
         self.log_file = run_dir / "dnsd.log"
+        self.lock = ResolverLock(run_dir)
 
     def pid(self) -> int | None:
+        """The process serving this engine's networks (our dnsd, or stackd), or None."""
+        return self.process_pid() or self.lock.holder()
+
+    def process_pid(self) -> int | None:
         """The pid of our running dnsd, or None."""
         try:
             pid = int(self.pid_file.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
-            return None
-        if MODULE.encode() in cmdline and str(self.db).encode() in cmdline:
+            pid = None
+        if pid is not None and self._is_ours(pid):
             return pid
-        if cmdline == [b""] and _state(pid) not in ("Z", "X", None):
-            return pid  # in the middle of exec (right after we started it): no cmdline yet
-        return None
+        holder = self.lock.holder()  # a dnsd whose pid file another engine overwrote
+        return holder if holder is not None and self._is_ours(holder, starting=False) else None
+
+    def _is_ours(self, pid: int, *, starting: bool = True) -> bool:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        if MODULE.encode() in cmdline and str(self.db).encode() in cmdline:
+            return True
+        # in the middle of exec (right after we started it): no cmdline yet
+        return starting and cmdline == [b""] and _state(pid) not in ("Z", "X", None)
 
     def ensure_running(self) -> int:
         pid = self.pid()
@@ -92,11 +109,8 @@ class DnsProcess:
         """Block until the process listens on every address in ``addresses``."""
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                listening = set(json.loads(self.state_file.read_text())["listening"])
-            except (OSError, ValueError, KeyError):
-                listening = set()
-            if set(addresses) <= listening:
+            pid = self.pid()
+            if pid is not None and set(addresses) <= listening(self.run_dir, pid):
                 return
             if time.monotonic() > deadline:
                 raise Unavailable(f"embedded DNS: not listening on {', '.join(addresses)} "
@@ -113,15 +127,15 @@ class DnsProcess:
         return " | ".join(lines[-3:]) or f"nothing in {self.log_file}"
 
     def stop(self, *, timeout: float = 5.0) -> None:
-        """Stop our dnsd, if it runs. Idempotent."""
-        pid = self.pid()
+        """Stop our dnsd, if it runs (never stackd's resolver). Idempotent."""
+        pid = self.process_pid()
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while self.pid() is not None and time.monotonic() < deadline:
+            while self.process_pid() is not None and time.monotonic() < deadline:
                 _reap(pid)
                 time.sleep(0.01)
-            if self.pid() is not None:
+            if self.process_pid() is not None:
                 os.kill(pid, signal.SIGKILL)
             _reap(pid)
         self.pid_file.unlink(missing_ok=True)

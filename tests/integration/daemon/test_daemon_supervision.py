@@ -15,7 +15,6 @@ from runtime.api import (
     Healthcheck,
     HealthStatus,
     ImageInfo,
-    NetworkConfig,
     RestartPolicy,
 )
 from tests.integration.containers.harness import conmon_pids
@@ -186,22 +185,3 @@ def test_kill_9_of_the_daemon_stops_no_container(busybox_image: ImageInfo,
     assert sorted(n for n, c in infos.items() if c.state == ContainerState.RUNNING) == [
         f"run{i}" for i in range(4)]
     assert infos["quits"].exit_code == 3
-
-
-def test_a_restarted_daemon_serves_dns_again(stackd: StackdProcess) -> None:
-    client = stackd.client
-    client.network_create(NetworkConfig(name="dns-net"))
-    pid_file = stackd.config.run_dir / "network" / "dnsd.pid"
-    first = int(pid_file.read_text())
-    os.kill(first, signal.SIGKILL)  # the DNS process dies ...
-    stackd.kill9()  # ... and so does the daemon
-    stackd.start()  # the new daemon brings DNS back before it serves
-
-    def dns_again() -> bool:
-        try:
-            pid = int(pid_file.read_text())
-        except (OSError, ValueError):
-            return False
-        return pid != first and os.path.exists(f"/proc/{pid}")
-    wait_for("the DNS process", dns_again)
-    client.network_remove("dns-net")
