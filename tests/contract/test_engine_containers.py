@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from runtime.api import ContainerConfig, ContainerState, Engine
@@ -74,6 +76,10 @@ def test_kill_pause_restart_and_follow(engine: Engine) -> None:
     engine.container_unpause("k")
     engine.container_restart("k", timeout=0)
     assert engine.container_inspect("k").state == ContainerState.RUNNING
+    # The restarted shell must have printed before it is killed (a fast kill can win).
+    deadline = time.monotonic() + 10
+    while len(list(engine.container_logs("k"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
     engine.container_kill("k", signal="KILL")
     assert engine.container_wait("k", timeout=10) == 137
     # Following a stopped container's log returns what it has and ends.
@@ -83,8 +89,6 @@ def test_kill_pause_restart_and_follow(engine: Engine) -> None:
 
 
 def test_events_of_a_container(engine: Engine) -> None:
-    import time
-
     since = time.time() - 1
     info = engine.container_create(_config("ev", "sh", "-c", "exit 3"))
     engine.container_start("ev")
