@@ -15,6 +15,7 @@ from orchestrator.cli.options import GlobalOptions
 from orchestrator.errors import EngineCallError, FileNotFoundStackError, UsageError
 
 if TYPE_CHECKING:
+    from orchestrator.loader.load import OpenedProject
     from orchestrator.model import Stack
     from orchestrator.observe import ObservedContainer
     from runtime import api
@@ -22,14 +23,24 @@ if TYPE_CHECKING:
 
 class Project:
     """A project as a command sees it; ``stack`` is None when only its name is known
-    (``down -p NAME`` with no file: everything is found by label). The graph is built
-    on first use: commands that only list or stop never import networkx."""
+    (``down -p NAME`` with no file: everything is found by label). The stack and the
+    graph are made on first use: a command that only lists or stops by label imports
+    neither the model (on a loader cache hit) nor networkx."""
 
-    def __init__(self, *, name: str, stack: Stack | None, sources: Any = None) -> None:
+    def __init__(self, *, name: str, stack: Stack | None = None, sources: Any = None,
+                 opened: OpenedProject | None = None) -> None:
         self.name = name
-        self.stack = stack
+        self._stack = stack
         self._sources = sources
+        self._opened = opened
         self._graph: Any = None
+
+    @property
+    def stack(self) -> Stack | None:
+        if self._stack is None and self._opened is not None:
+            loaded = self._opened.loaded
+            self._stack, self._sources = loaded.stack, loaded.sources
+        return self._stack
 
     @property
     def graph(self) -> Any:
@@ -54,22 +65,22 @@ def engine(ctx: typer.Context) -> api.Engine:
 def load(ctx: typer.Context, *, services: Iterable[str] = (), need_file: bool = True) -> Project:
     """Load the stack (profiles of named services switched on); without a file, a
     project named by -p / the environment is enough when ``need_file`` is False."""
-    from orchestrator.loader.load import load_project
+    from orchestrator.loader.load import open_project
     from orchestrator.loader.project import env_lookup
 
     opts = options(ctx)
     load_options = dataclasses.replace(opts.load_options(), services=tuple(services))
     try:
-        loaded = load_project(load_options)
+        opened = open_project(load_options)
     except FileNotFoundStackError:
         name = opts.project_name or env_lookup(opts.environ, "STACK_PROJECT_NAME",
                                                "COMPOSE_PROJECT_NAME")
         if need_file or not name:
             raise
         return Project(name=name, stack=None)
-    for warning in loaded.warnings:
+    for warning in opened.warnings:
         render.warning(warning)
-    return Project(name=loaded.stack.name, stack=loaded.stack, sources=loaded.sources)
+    return Project(name=opened.name, opened=opened)
 
 
 def select(project: Project, names: Iterable[str], *, with_deps: bool = True

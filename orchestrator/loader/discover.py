@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Final
 
 from orchestrator.errors import FileNotFoundStackError
+from orchestrator.loader import inputs
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def find_stack_files(start: Path, *, warnings: list[str]) -> tuple[Path, ...]:
     """
     start = start.absolute()
     for directory in (start, *start.parents):
-        found = [directory / name for name in DEFAULT_NAMES if (directory / name).is_file()]
+        found = [directory / name for name in DEFAULT_NAMES if inputs.is_file(directory / name)]
         if not found:
             continue
         main = found[0]
@@ -53,7 +54,7 @@ def find_stack_files(start: Path, *, warnings: list[str]) -> tuple[Path, ...]:
 def _override_for(main: Path, *, warnings: list[str]) -> tuple[Path, ...]:
     directory = main.parent
     matching = main.name.replace(".y", ".override.y", 1)
-    found = [directory / name for name in OVERRIDE_NAMES if (directory / name).is_file()]
+    found = [directory / name for name in OVERRIDE_NAMES if inputs.is_file(directory / name)]
     if not found:
         return ()
     # prefer the override that matches the main file's name, else compose's first in order

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from orchestrator.errors import ConfigError, FileNotFoundStackError, Location
+from orchestrator.loader import inputs
 from orchestrator.loader.interpolate import (
     InvalidTemplateError,
     MissingRequiredError,
@@ -47,7 +48,7 @@ def read_env_file(
     error when it is missing; ``earlier`` holds variables of env files read before.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = inputs.read_text(path)
     except FileNotFoundError:
         raise FileNotFoundStackError(f"env file {path} not found", location=reference,
                                      path=reference_path) from None

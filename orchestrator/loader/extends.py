@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigError, CycleError, FileNotFoundStackError
+from orchestrator.loader import inputs
 from orchestrator.loader.merge import merge_service, strip_markers
 from orchestrator.loader.source import SourceMap
 from orchestrator.loader.yamlread import Override
@@ -145,7 +146,7 @@ class _Extender:
         if cached is not None:
             return cached
         at = ("services", name, "extends", "file")
-        if not path.is_file():
+        if not inputs.is_file(path):
             raise FileNotFoundStackError(
                 f'cannot extend service "{name}": file {path} not found',
                 location=state.sources.locate(at), path=at,

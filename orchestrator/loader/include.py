@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from orchestrator.errors import ConfigError, CycleError, FileNotFoundStackError
+from orchestrator.loader import inputs
 from orchestrator.loader.extends import absolutize_service
 from orchestrator.loader.merge import strip_markers
 from orchestrator.loader.source import SourceMap
@@ -65,7 +66,7 @@ def apply_includes(
                     f"include cycle: {_render((*chain, path))}",
                     location=sources.locate(at), path=at,
                 )
-            if not path.is_file():
+            if not inputs.is_file(path):
                 raise FileNotFoundStackError(
                     f"included file {path} not found", location=sources.locate(at), path=at,
                 )
@@ -98,7 +99,7 @@ def _entry(entry: Any, *, base: Path, at: tuple[str | int, ...], sources: Source
     raw_env = entry.get("env_file")
     if raw_env is None:
         candidate = project_dir / ".env"
-        env_files: tuple[Path, ...] = (candidate,) if candidate.is_file() else ()
+        env_files: tuple[Path, ...] = (candidate,) if inputs.is_file(candidate) else ()
     else:
         names = [raw_env] if isinstance(raw_env, str) else raw_env
         if not isinstance(names, list):

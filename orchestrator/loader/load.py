@@ -6,7 +6,9 @@ interpolate -> include -> extends, and merge the files in order. Its output is
 plain, merged data with positions (profiles not yet applied).
 
 ``load_project`` adds the back-end: validate -> profiles -> normalize -> bind
--> checks, and returns the typed ``model.Stack``.
+-> checks, and returns the typed ``model.Stack``. It answers from the project
+cache (``cache.py``) when no input of the last identical load has changed; the
+stages note what they read through ``inputs.py`` so that the cache can tell.
 """
 
 from __future__ import annotations
@@ -18,16 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.loader import project as proj
-from orchestrator.loader.discover import find_stack_files
-from orchestrator.loader.extends import apply_extends
-from orchestrator.loader.include import apply_includes
-from orchestrator.loader.interpolate import interpolate as interpolate_data
-from orchestrator.loader.merge import merge_documents
-from orchestrator.loader.source import SourceMap
-from orchestrator.loader.yamlread import YamlDocument, read_yaml, read_yaml_file
+from orchestrator.loader import cache, inputs
 
+# The stages are imported where they run: a load answered from the cache
+# (``cache.py``) imports none of them, nor yaml.
 if TYPE_CHECKING:
+    from orchestrator.loader.source import SourceMap
     from orchestrator.model import Stack
 
 log = logging.getLogger(__name__)
@@ -62,6 +60,9 @@ class RawStack:
 
 def load_raw(options: LoadOptions) -> RawStack:
     """The front-end of the loader (see the module doc)."""
+    from orchestrator.loader import project as proj
+    from orchestrator.loader.discover import find_stack_files
+
     working_dir = options.working_dir.absolute()
     warnings: list[str] = []
     environ = dict(options.environ)
@@ -112,7 +113,56 @@ class LoadedStack:
 
 
 def load_project(options: LoadOptions) -> LoadedStack:
-    """Load, validate, apply profiles, normalise, bind and check."""
+    """Load, validate, apply profiles, normalise, bind and check; from the cache when
+    no file the last identical load looked at has changed."""
+    return open_project(options).loaded
+
+
+class OpenedProject:
+    """A project loaded, or found in the cache (``cache.py``). On a hit the model is
+    unpickled on first use of ``loaded``: a command that needs only the name and the
+    warnings (``ps``) never imports it. Errors in the files surface at
+    ``open_project`` either way: only a successful load is ever cached."""
+
+    __slots__ = ("_entry", "_loaded", "_options", "name", "warnings")
+
+    def __init__(self, *, options: LoadOptions, loaded: LoadedStack | None = None,
+                 entry: cache.Entry | None = None) -> None:
+        self._options = options
+        self._loaded = loaded
+        self._entry = entry
+        if loaded is not None:
+            self.name, self.warnings = loaded.stack.name, loaded.warnings
+        else:
+            assert entry is not None
+            self.name, self.warnings = entry.name, entry.warnings
+
+    @property
+    def loaded(self) -> LoadedStack:
+        if self._loaded is None:
+            assert self._entry is not None
+            # an entry found unreadable only now: load afresh (same files, same result)
+            self._loaded = self._entry.loaded() or _load_and_store(self._options)
+        return self._loaded
+
+
+def open_project(options: LoadOptions) -> OpenedProject:
+    """``load_project``, with the model left in the cache until asked for."""
+    entry = cache.lookup(options)
+    if entry is not None:
+        return OpenedProject(options=options, entry=entry)
+    return OpenedProject(options=options, loaded=_load_and_store(options))
+
+
+def _load_and_store(options: LoadOptions) -> LoadedStack:
+    with inputs.Recording() as seen:
+        loaded = _load_project(options)
+    cache.store(options, seen, loaded)
+    return loaded
+
+
+def _load_project(options: LoadOptions) -> LoadedStack:
+    """The stages, front-end and back-end, with no cache."""
     from orchestrator.loader import bind, checks, normalize, validate
     from orchestrator.loader.profiles import all_profiles, apply_profiles
 
@@ -148,6 +198,9 @@ class _Run:
                    environment: dict[str, str], chain: tuple[Path, ...],
                    ) -> tuple[dict[str, Any], SourceMap]:
         """``files`` as one project: each file through its stages, then merged in order."""
+        from orchestrator.loader.merge import merge_documents
+        from orchestrator.loader.source import SourceMap
+
         data: dict[str, Any] = {}
         sources = SourceMap()
         for path in files:
@@ -157,6 +210,9 @@ class _Run:
 
     def load_file(self, path: Path, project_directory: Path, environment: dict[str, str],
                   chain: tuple[Path, ...]) -> tuple[dict[str, Any], SourceMap]:
+        from orchestrator.loader.extends import apply_extends
+        from orchestrator.loader.include import apply_includes
+
         data, sources = self.read(path, environment)
         if "include" in data:
             data = apply_includes(data, sources, file=path, environ=environment, chain=chain,
@@ -172,8 +228,15 @@ class _Run:
 
     def read(self, path: Path, environment: Mapping[str, str]) -> tuple[dict[str, Any], SourceMap]:
         """Read and interpolate one file."""
+        from orchestrator.loader.interpolate import interpolate as interpolate_data
+        from orchestrator.loader.yamlread import YamlDocument, read_yaml, read_yaml_file
+
         doc: YamlDocument
-        doc = read_yaml(sys.stdin.read(), file="stdin") if path == STDIN else read_yaml_file(path)
+        if path == STDIN:
+            inputs.not_replayable()
+            doc = read_yaml(sys.stdin.read(), file="stdin")
+        else:
+            doc = read_yaml_file(path)
         data = doc.data
         if "version" in data:
             self.warnings.append(

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from orchestrator.loader import inputs
 from orchestrator.loader.coerce import (
     Context,
     P,
@@ -214,7 +215,7 @@ def _environment(
     merged: dict[str, str | None] = {}
     for f in env_files:
         p = Path(f["path"])
-        if not p.is_file():
+        if not inputs.is_file(p):
             if f["required"]:
                 raise ctx.error(
                     f["at"],
@@ -241,7 +242,7 @@ def _label_files(ctx: Context, path: P, value: Any) -> dict[str, str]:
     labels: dict[str, str] = {}
     for i, item in enumerate(as_list(value)):
         p = Path(ctx.abspath(str(item)))
-        if not p.is_file():
+        if not inputs.is_file(p):
             raise ctx.error((*path, i), f'label file "{p}" not found')
         labels.update(read_env_file(p, environ={}))
     return labels

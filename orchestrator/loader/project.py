@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from orchestrator.errors import ConfigError, Location, UsageError
+from orchestrator.loader import inputs
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def resolve_profiles(*, explicit: tuple[str, ...], environ: Mapping[str, str]) -
 def default_env_files(project_directory: Path) -> tuple[Path, ...]:
     """``.env`` in the project directory, if it is a file."""
     candidate = project_directory / ".env"
-    return (candidate,) if candidate.is_file() else ()
+    return (candidate,) if inputs.is_file(candidate) else ()
 
 
 def interpolation_environment(

@@ -30,6 +30,7 @@ from typing import Any, Final
 import yaml
 
 from orchestrator.errors import ConfigError, FileNotFoundStackError, Location
+from orchestrator.loader import inputs
 from orchestrator.loader.source import SourceMap
 from orchestrator.loader.yamlerrors import yaml_error
 
@@ -105,7 +106,7 @@ def read_yaml_file(path: Path, *, display: str | None = None) -> YamlDocument:
     """Read and parse ``path``; ``display`` is the name used in positions (default: the path)."""
     name = display if display is not None else str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = inputs.read_text(path)
     except FileNotFoundError as exc:
         raise FileNotFoundStackError(f"stack file {name} not found") from exc
     except IsADirectoryError as exc:

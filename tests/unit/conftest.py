@@ -1,4 +1,5 @@
-"""Fixtures: run the loader back-end (validate, normalize, bind, checks) on YAML text."""
+"""Fixtures shared by the unit tests: `load` runs the loader back-end (validate, normalize,
+bind, checks) on YAML text."""
 
 from __future__ import annotations
 
