@@ -23,6 +23,9 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled docker-registry 
 fi
 PY=${PYTHON:-python3}
 PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --disable-pip-version-check -e '.[dev]'
+# Compile once, so a shell with PYTHONDONTWRITEBYTECODE set does not recompile
+# every module on every command.
+"$PY" -m compileall -q orchestrator runtime schemas >/dev/null
 # The offline image the example runs on: busybox:latest made from Debian's static
 # busybox, in the engine's state root (STACK_ROOT overrides). In-process: no daemon.
 "$PY" - <<'PYEOF'
