@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import schemas
-from orchestrator.loader import inputs
+from orchestrator.loader import cachedir, inputs
 
 if TYPE_CHECKING:
     from orchestrator.loader.load import LoadedStack, LoadOptions
@@ -53,8 +53,7 @@ _CODE: Final = (_LOADER_DIR.parent / "model.py", schemas.path("stack.schema.json
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "stack" / "projects"
+    return cachedir.cache_dir("projects")
 
 
 def cache_key(options: LoadOptions) -> tuple[str, str] | None:
@@ -168,7 +167,7 @@ def store(options: LoadOptions, seen: inputs.Inputs, loaded: LoadedStack) -> Non
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        _prune(d)
+        cachedir.prune(d, limit=CACHE_ENTRIES)
     except OSError as exc:  # read-only home, full disk: the load still worked
         log.debug("project cache: cannot store %s: %s", key[0], exc)
 
@@ -186,12 +185,3 @@ def _stat(path: str) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _prune(d: Path) -> None:
-    """Past CACHE_ENTRIES, drop the least recently used half."""
-    entries = list(os.scandir(d))
-    if len(entries) <= CACHE_ENTRIES:
-        return
-    entries.sort(key=lambda e: e.stat().st_mtime)
-    for entry in entries[: len(entries) - CACHE_ENTRIES // 2]:
-        with contextlib.suppress(OSError):
-            os.unlink(entry.path)

@@ -18,7 +18,6 @@ the least recently used entries are pruned past ``CACHE_ENTRIES``.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
 import hashlib
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import schemas
 from orchestrator.errors import ConfigError, Location, format_path
+from orchestrator.loader import cachedir
 from orchestrator.loader.source import SourceMap
 
 if TYPE_CHECKING:
@@ -105,8 +105,7 @@ def _validator() -> Draft202012Validator:
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "stack" / "valid"
+    return cachedir.cache_dir("valid")
 
 
 def _typed(obj: object) -> str:
@@ -137,20 +136,11 @@ def _cache_store(key: str) -> None:
         d = _cache_dir()
         d.mkdir(parents=True, exist_ok=True)
         (d / key).touch()
-        _prune(d)
+        cachedir.prune(d, limit=CACHE_ENTRIES)
     except OSError as exc:  # read-only home, full disk: validation still worked
         log.debug("cannot cache validation result: %s", exc)
 
 
-def _prune(d: Path) -> None:
-    """Keep the cache bounded: past CACHE_ENTRIES, drop the least recently used half."""
-    entries = list(os.scandir(d))
-    if len(entries) <= CACHE_ENTRIES:
-        return
-    entries.sort(key=lambda e: e.stat().st_mtime)
-    for entry in entries[: len(entries) - CACHE_ENTRIES // 2]:
-        with contextlib.suppress(OSError):
-            os.unlink(entry.path)
 
 
 # --- turning jsonschema errors into messages --------------------------------

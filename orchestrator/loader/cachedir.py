@@ -1,0 +1,27 @@
+"""The loader's on-disk caches: where they live and how they stay bounded.
+
+Both caches (validation results in ``valid/``, loaded projects in
+``projects/``) live under ``$XDG_CACHE_HOME/stack`` (default ~/.cache/stack).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+
+def cache_dir(name: str) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "stack" / name
+
+
+def prune(directory: Path, *, limit: int) -> None:
+    """Past ``limit`` entries, drop the least recently used half."""
+    entries = list(os.scandir(directory))
+    if len(entries) <= limit:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime)
+    for entry in entries[: len(entries) - limit // 2]:
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
