@@ -21,9 +21,9 @@ from typing import Any
 
 from orchestrator.errors import ConfigError, CycleError, FileNotFoundStackError
 from orchestrator.loader import inputs
+from orchestrator.loader.markers import Override
 from orchestrator.loader.merge import merge_service, strip_markers
 from orchestrator.loader.source import SourceMap
-from orchestrator.loader.yamlread import Override
 
 log = logging.getLogger(__name__)
 

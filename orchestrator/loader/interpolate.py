@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from orchestrator.errors import ConfigError
+from orchestrator.loader.markers import Override
 from orchestrator.loader.source import SourceMap
-from orchestrator.loader.yamlread import Override
 
 log = logging.getLogger(__name__)
 

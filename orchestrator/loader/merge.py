@@ -33,8 +33,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from orchestrator.errors import ConfigError, format_path
+from orchestrator.loader.markers import RESET, Override
 from orchestrator.loader.source import SourceMap
-from orchestrator.loader.yamlread import RESET, Override
 
 log = logging.getLogger(__name__)
 

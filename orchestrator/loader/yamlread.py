@@ -31,6 +31,7 @@ import yaml
 
 from orchestrator.errors import ConfigError, FileNotFoundStackError, Location
 from orchestrator.loader import inputs
+from orchestrator.loader.markers import RESET, Override
 from orchestrator.loader.source import SourceMap
 from orchestrator.loader.yamlerrors import yaml_error
 
@@ -57,23 +58,6 @@ MAX_NODES: Final = 2_000_000
 MAX_DEPTH: Final = 100
 
 
-class _Reset:
-    """The ``!reset`` marker: drop this value, and what earlier files said here."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "RESET"
-
-
-RESET: Final = _Reset()
-
-
-@dataclass(frozen=True, slots=True)
-class Override:
-    """The ``!override`` marker: this value replaces the earlier one instead of merging."""
-
-    value: Any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
