@@ -2,9 +2,11 @@
 
 Commands ask the engine (orchestrator.cli.engine.get_engine) through runtime.api
 and render through orchestrator.cli.render. The interactive paths (``run -it``,
-``exec -it``, ``cp``) need the container's files on this host: they find them from
-the engine's configuration (EngineConfig.from_env), so they work with the
-in-process engine and with a stackd on the same machine.
+``cp``) need the container's files on this host: they find them from the engine's
+configuration (EngineConfig.from_env), so they work with the in-process engine and
+with a stackd on the same machine. ``exec -it`` through stackd goes over the API
+(``container_exec_attach``, relayed by orchestrator.cli.terminal), so it works with
+``-H tcp://...`` too.
 """
 
 from __future__ import annotations
@@ -451,8 +453,17 @@ def exec_(
     environ = getattr(ctx.find_root().obj, "environ", None) or dict(os.environ)
     env_map = shortsyntax.parse_env(env or [], environ)
     engine = _engine(ctx)
+    attach = getattr(engine, "container_exec_attach", None)
+    if (tty or interactive) and attach is not None:
+        # Through stackd (maybe on another host): the daemon runs runc, we relay.
+        from orchestrator.cli.terminal import relay, terminal_size
+
+        rows, cols = terminal_size(sys.stdin.fileno()) if tty else (0, 0)
+        session = attach(ref, command, env=env_map, user=user, workdir=workdir, tty=tty,
+                         rows=rows, cols=cols)
+        raise typer.Exit(relay(session, tty=tty, interactive=interactive))
     if tty or interactive:
-        # runc exec in the foreground on this terminal: the simplest correct -it.
+        # In process (STACK_ENGINE=local): runc exec in the foreground on this terminal.
         from runtime.containers.exec import exec_argv
         from runtime.containers.runc import Runc
 

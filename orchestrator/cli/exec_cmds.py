@@ -69,8 +69,8 @@ def exec_(
     variables = _env_pairs(env)
     tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
     if tty and not detach:
-        # an interactive terminal: `stack container exec -it` runs runc exec in the
-        # foreground on this host, our stdio its stdio
+        # an interactive terminal: `stack container exec -it` relays it to the daemon's
+        # attach WebSocket (or, in process, runs runc exec in the foreground here)
         from orchestrator.cli import container as container_cmds
 
         container_cmds.exec_(ctx, ref=container.name, command=command, interactive=True,

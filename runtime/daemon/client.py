@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 from runtime import api
 from runtime.daemon import codec
 from runtime.daemon.connection import Pool, Response, TransportError
+from runtime.daemon.exec_attach import AttachedExec
 from runtime.daemon.exec_stream import ExecChunk
 from runtime.daemon.routes import BY_NAME, PING_PATH, Route, query_encode
 from runtime.daemon.system import DiskUsage, PruneReport, SystemInfo, VersionInfo
@@ -65,22 +66,23 @@ class HttpEngine:
             return False
         return response.status_code == 200
 
-    def _send(self, route: Route, kwargs: Mapping[str, Any]) -> Response:
+    def _target(self, route: Route, kwargs: Mapping[str, Any]) -> str:
+        """The path with its path parameters, and the query string (GET and DELETE)."""
         path = route.path
         for name in route.path_names:
             path = path.replace("{" + name + "}", quote(str(kwargs[name]), safe=""))
         params: list[tuple[str, str]] = []
-        body: dict[str, Any] = {}
         for p in route.params:
-            if p.where == "path" or p.name not in kwargs:
-                continue
-            value = kwargs[p.name]
-            if p.where == "query":
-                params += [(p.name, v) for v in query_encode(p.type, value)]
-            else:
-                body[p.name] = codec.encode(value)
+            if p.where == "query" and p.name in kwargs:
+                params += [(p.name, v) for v in query_encode(p.type, kwargs[p.name])]
         if params:
             path += "?" + urlencode(params, quote_via=quote)
+        return path
+
+    def _send(self, route: Route, kwargs: Mapping[str, Any]) -> Response:
+        path = self._target(route, kwargs)
+        body = {p.name: codec.encode(kwargs[p.name]) for p in route.params
+                if p.where == "body" and p.name in kwargs}
         content = json.dumps(body).encode() if route.method == "POST" else None
         headers = {"Content-Type": "application/json"} if content is not None else {}
         try:
@@ -237,6 +239,27 @@ class HttpEngine:
                               stdin: bytes | None = None) -> Iterator[ExecChunk]:
         return self._items("container_exec_stream", ref=ref, cmd=list(cmd), env=env,
                            user=user, workdir=workdir, stdin=stdin)
+
+    def container_exec_attach(self, ref: str, cmd: Sequence[str], *,
+                              env: Mapping[str, str] | None = None, user: str | None = None,
+                              workdir: str | None = None, tty: bool = False,
+                              rows: int = 0, cols: int = 0) -> AttachedExec:
+        """The command running, its stdin, output and terminal relayed over a WebSocket."""
+        from runtime.daemon.websocket import WsExec, handshake_key
+
+        route = BY_NAME["container_exec_attach"]
+        target = self._target(route, dict(ref=ref, cmd=list(cmd), env=env, user=user,
+                                          workdir=workdir, tty=tty, rows=rows, cols=cols))
+        key = handshake_key()
+        headers = {"Connection": "Upgrade", "Upgrade": "websocket",
+                   "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": key}
+        try:
+            answer, sock, rfile = self._pool.upgrade(target, headers)
+            if answer is not None:
+                raise _error(answer)
+        except TransportError as exc:
+            raise Unavailable(f"stackd at {self.address}: cannot connect: {exc}") from exc
+        return WsExec(sock, rfile)
 
     def container_wait(self, ref: str, *, timeout: float | None = None) -> int:
         return self._call("container_wait", ref=ref, timeout=timeout)  # type: ignore[no-any-return]

@@ -194,6 +194,39 @@ class Pool:
                     raise
                 raise TransportError(str(exc) or type(exc).__name__) from exc
 
+    def upgrade(self, target: str, headers: Mapping[str, str]
+                ) -> tuple[Response | None, socket.socket, io.BufferedReader]:
+        """``GET target`` with upgrade headers on a connection of its own. On ``101`` the
+        connection leaves the pool: (None, its socket, its reader, which may hold bytes
+        already sent after the head). Otherwise the answer to read, as ``request`` gives."""
+        all_headers = {**self._headers, **headers}
+        head = f"GET {target} HTTP/1.1\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in all_headers.items()) + "\r\n"
+        conn = self._connect()
+        try:
+            conn.sock.settimeout(self._connect_timeout)
+            conn.sock.sendall(head.encode("latin-1"))
+            conn.sock.settimeout(None)  # the command decides how long the answer takes
+            line = conn.rfile.readline(MAX_LINE)
+            parts = line.split(None, 2)
+            if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+                raise TransportError(f"not an HTTP answer: {line[:60]!r}")
+            status = int(parts[1])
+            headers_in = _read_headers(conn.rfile)
+            if status != 101:
+                answer = Response(self, conn, status=status, headers=headers_in, no_body=False)
+                answer._keep_alive = False  # this connection was never the pool's
+                return answer, conn.sock, conn.rfile
+            if headers_in.get("upgrade", "").lower() != "websocket":
+                raise TransportError("the daemon did not switch to a WebSocket")
+            return None, conn.sock, conn.rfile
+        except OSError as exc:
+            conn.close()
+            raise TransportError(str(exc) or type(exc).__name__) from exc
+        except BaseException:
+            conn.close()
+            raise
+
     def put(self, conn: _Connection) -> None:
         with self._lock:
             if not self._closed and len(self._idle) < IDLE_KEPT:

@@ -4,8 +4,8 @@
 long command then says nothing until it is done. ``container_exec_stream`` runs
 the same ``runc exec`` (built by the container part's ``exec_command``) and
 yields output chunks as they come, then one ``exit`` chunk. Stdin is sent
-whole at the start (HTTP/1.1 carries one request body; an interactive terminal
-is ``stack container exec -it``, which runs runc itself on the daemon's host).
+whole at the start (HTTP/1.1 carries one request body); input while the command
+runs, and a terminal, is ``runtime.daemon.exec_attach`` (a WebSocket).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ token. Errors are `{"category", "message"}` with the status of their category.
 Streaming routes answer `application/x-ndjson`: one JSON value per line; an
 item stream may end with a line `{"error": {...}}`; a progress stream sends
 `{"progress": ...}` lines, then one `{"result": ...}` or `{"error": ...}`.
+The attach route (`container_exec_attach`) is a WebSocket: it answers 101.
 Generated from runtime/daemon/routes.py; do not edit by hand."""
 
 
@@ -109,6 +110,9 @@ def _parameter(p: Param, components: dict[str, Any]) -> dict[str, Any]:
                "style": "form", "explode": True,
                "description": "key=value pairs, one per repetition"}
         return out
+    if typing.get_origin(base) in (list, tuple, collections.abc.Sequence):
+        return {"name": p.name, "in": p.where, "required": p.required,
+                "schema": _schema(base, components), "style": "form", "explode": True}
     schema = _schema(base, components)
     if base is float:
         schema = {"type": "number", "minimum": -1e15, "maximum": 1e15}
@@ -133,6 +137,12 @@ def _responses(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         ]}
         responses["200"] = {"description": "Progress lines, then the result or an error",
                             "content": {STREAM_CONTENT_TYPE: {"schema": line}}}
+    elif route.stream == "attach":
+        responses["101"] = {"description": (
+            "Switched to a WebSocket. Client to server: binary frames are stdin; text "
+            "frames are JSON {\"resize\": [rows, cols]} or {\"eof\": true}. Server to "
+            "client: binary frames are one stream byte (1 stdout, 2 stderr) then data; "
+            "the last text frame is JSON {\"exit\": code}.")}
     elif route.return_type is None or route.return_type is type(None):
         responses["204"] = {"description": "Done"}
     else:

@@ -1,7 +1,8 @@
 """The one route table: HTTP method + path -> a method of the served API.
 
 The served API is ``runtime.api.Engine`` plus stackd's extensions
-(``runtime.daemon.system.SystemApi``, ``runtime.daemon.exec_stream.ExecStreamApi``).
+(``runtime.daemon.system.SystemApi``, ``runtime.daemon.exec_stream.ExecStreamApi``,
+``runtime.daemon.exec_attach.ExecAttachApi``).
 Everything else about a route is derived from that method's signature, so the
 server, the client and the OpenAPI document cannot drift apart:
 
@@ -11,7 +12,9 @@ server, the client and the OpenAPI document cannot drift apart:
 - a return type ``Iterator[X]`` makes the route an *item stream*: JSON lines of X,
   and ``{"error": {...}}`` if it fails after the first line;
 - the other parameters go in the query string for GET and DELETE (mappings as
-  repeated ``key=value``), in a JSON object body for POST;
+  repeated ``key=value``, sequences as repeated values), in a JSON object body for POST;
+- a return type ``AttachedExec`` makes the route an *attach*: a WebSocket (GET) that
+  relays stdin, output and resizes both ways (see ``runtime.daemon.exec_attach``);
 - a ``None`` result is ``204 No Content``; other results are JSON with 200.
 
 Errors before the first byte of a response are ``{"category", "message"}`` with
@@ -30,13 +33,14 @@ from typing import Any, Literal
 
 from runtime import api
 from runtime.daemon import codec
+from runtime.daemon.exec_attach import AttachedExec, ExecAttachApi
 from runtime.daemon.exec_stream import ExecStreamApi
 from runtime.daemon.system import SystemApi
 
 HttpMethod = Literal["GET", "POST", "DELETE"]
 # What stackd serves: the Engine API and its own extensions, one method per route.
-SERVED_PROTOCOLS: tuple[type, ...] = (api.Engine, SystemApi, ExecStreamApi)
-StreamKind = Literal["none", "items", "progress"]
+SERVED_PROTOCOLS: tuple[type, ...] = (api.Engine, SystemApi, ExecStreamApi, ExecAttachApi)
+StreamKind = Literal["none", "items", "progress", "attach"]
 
 STREAM_CONTENT_TYPE = "application/x-ndjson"
 
@@ -113,6 +117,8 @@ class Route:
     def stream(self) -> StreamKind:
         if self.progress_param is not None:
             return "progress"
+        if self.return_type is AttachedExec:
+            return "attach"
         if typing.get_origin(self.return_type) in (collections.abc.Iterator,
                                                    collections.abc.Iterable):
             return "items"
@@ -166,6 +172,8 @@ ROUTES: tuple[Route, ...] = (
     _r("POST", "/containers/{ref}/exec", "container_exec", "Run a command in a container"),
     _r("POST", "/containers/{ref}/exec/stream", "container_exec_stream",
        "Run a command in a container, its output streamed as it comes (item stream)"),
+    _r("GET", "/containers/{ref}/exec/attach", "container_exec_attach",
+       "Run a command in a container interactively (WebSocket: stdin, output, resize)"),
     _r("POST", "/containers/{ref}/wait", "container_wait", "Wait for a container to exit"),
     _r("GET", "/containers/{ref}/stats", "container_stats", "Resource usage"),
     _r("GET", "/containers/{ref}/top", "container_top", "Processes of a container"),
@@ -206,6 +214,8 @@ def query_encode(tp: Any, value: Any) -> list[str]:
         return []
     if typing.get_origin(tp) in (dict, collections.abc.Mapping):
         return [f"{k}={v}" for k, v in value.items()]
+    if typing.get_origin(tp) in (list, tuple, collections.abc.Sequence):
+        return [str(v) for v in value]
     if isinstance(value, bool):
         return ["true" if value else "false"]
     if isinstance(value, float):
@@ -227,6 +237,8 @@ def query_decode(tp: Any, values: list[str], *, name: str) -> Any:
                 raise InvalidArgument(f'query parameter {name}: "{item}" is not key=value')
             out[key] = val
         return out
+    if origin in (list, tuple, collections.abc.Sequence):
+        return list(values)
     if len(values) != 1:
         raise InvalidArgument(f"query parameter {name}: given {len(values)} times")
     raw = values[0]

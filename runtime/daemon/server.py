@@ -17,6 +17,7 @@ item; iterators may yield ``HEARTBEAT`` to get that chance while idle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -170,6 +171,8 @@ def _handler(route: Route) -> Handler:
             return await _item_stream(request, partial(method, **kwargs))
         if route.stream == "progress":
             return await _progress_stream(request, route, method, kwargs)
+        if route.stream == "attach":
+            return await _attach(request, partial(method, **kwargs))
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(request.app[EXECUTOR_KEY], partial(method, **kwargs))
         if result is None:
@@ -285,6 +288,57 @@ async def _respond_stream(request: web.Request, pipe: _Pipe,
         return response
     finally:
         pipe.stopped.set()
+
+
+async def _attach(request: web.Request, start: Callable[[], Any]) -> web.StreamResponse:
+    """Start the command first (so a missing container is a plain error answer), then
+    upgrade to a WebSocket and relay until the command exits or the client leaves."""
+    from runtime.daemon.exec_attach import STREAM_BYTES
+
+    loop = asyncio.get_running_loop()
+    executor = request.app[EXECUTOR_KEY]
+    ws = web.WebSocketResponse(heartbeat=None, max_msg_size=MAX_BODY)
+    if not ws.can_prepare(request).ok:
+        raise InvalidArgument(f"{request.method} {request.path}: needs a WebSocket upgrade")
+    session = await loop.run_in_executor(executor, start)
+    try:
+        await ws.prepare(request)
+
+        async def pump_output() -> None:
+            while True:
+                chunk = await loop.run_in_executor(executor, session.read)
+                if chunk is None:
+                    continue
+                if chunk.stream == "exit":
+                    await ws.send_str(json.dumps({"exit": chunk.exit_code}))
+                    await ws.close()
+                    return
+                await ws.send_bytes(bytes([STREAM_BYTES[chunk.stream]]) + chunk.data)
+
+        output = asyncio.ensure_future(pump_output())
+        try:
+            async for msg in ws:
+                if msg.type == web.WSMsgType.BINARY:
+                    await loop.run_in_executor(executor, session.send, msg.data)
+                elif msg.type == web.WSMsgType.TEXT:
+                    control = json.loads(msg.data)
+                    if control.get("eof"):
+                        await loop.run_in_executor(executor, session.close_stdin)
+                    if "resize" in control:
+                        rows, cols = control["resize"]
+                        session.resize(int(rows), int(cols))
+                if output.done():
+                    break
+            if not output.done():  # the client left first: the command is killed below
+                output.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await output
+        finally:
+            output.cancel()
+        await ws.close()
+        return ws
+    finally:
+        await loop.run_in_executor(executor, session.close)
 
 
 def _dumps(data: Any) -> bytes:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runtime import api
+from runtime.daemon.exec_attach import ProcessExec
 from runtime.daemon.exec_stream import ExecChunk, stream_exec
 from runtime.daemon.server import HEARTBEAT
 from runtime.daemon.system import DiskUsage, LocalSystem, PruneReport, SystemInfo, VersionInfo
@@ -104,6 +105,14 @@ class DaemonService:
         argv = self.engine.containers.exec_command(ref, cmd, tty=False, env=env, user=user,
                                                    workdir=workdir)
         return stream_exec(argv, stdin=stdin, heartbeat=HEARTBEAT)
+
+    def container_exec_attach(self, ref: str, cmd: Sequence[str], *,
+                              env: Mapping[str, str] | None = None, user: str | None = None,
+                              workdir: str | None = None, tty: bool = False,
+                              rows: int = 0, cols: int = 0) -> ProcessExec:
+        argv = self.engine.containers.exec_command(ref, cmd, tty=tty, env=env, user=user,
+                                                   workdir=workdir)
+        return ProcessExec(argv, tty=tty, rows=rows, cols=cols)
 
     # --- events: polled, so a stream whose client left ends within EVENT_POLL ------------
 

@@ -14,7 +14,7 @@ import pytest
 from runtime.config import EngineConfig
 from runtime.daemon.client import HttpEngine
 from runtime.daemon.tls import TlsFiles
-from runtime.errors import Unauthorized, Unavailable
+from runtime.errors import NotFound, Unauthorized, Unavailable
 from tests.integration.daemon.pki import make_pki
 from tests.integration.daemon.stackd_harness import StackdProcess, cleanup_engine
 
@@ -96,9 +96,13 @@ def test_a_bearer_token_over_tls(engine_config: EngineConfig, short_tmp: Path,
         tls = TlsFiles(cacert=pki["ca"])
         with HttpEngine(address, tls=tls, token="a-long-enough-test-token") as client:
             assert client.volume_list() == []
-        with HttpEngine(address, tls=tls, token="wrong") as client, \
-                pytest.raises(Unauthorized, match="bearer token"):
-            client.volume_list()
+            with pytest.raises(NotFound, match="ghost"):  # the attach upgrade carries the token
+                client.container_exec_attach("ghost", ["true"])
+        with HttpEngine(address, tls=tls, token="wrong") as client:
+            with pytest.raises(Unauthorized, match="bearer token"):
+                client.volume_list()
+            with pytest.raises(Unauthorized, match="bearer token"):
+                client.container_exec_attach("ghost", ["true"])
         assert daemon.client.volume_list() == []  # the local socket needs no token
     finally:
         daemon.client.close()

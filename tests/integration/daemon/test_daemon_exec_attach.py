@@ -1,0 +1,99 @@
+"""Interactive exec through a real stackd: the WebSocket attach, and `stack container exec -it`."""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import time
+
+import pytest
+
+from runtime.api import ContainerConfig, ImageInfo
+from runtime.daemon.exec_attach import AttachedExec
+from runtime.errors import FailedPrecondition, NotFound
+from tests.integration.daemon.stackd_harness import StackdProcess
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
+
+
+def _sleeper(stackd: StackdProcess, name: str) -> None:
+    stackd.client.container_create(ContainerConfig(name=name, image="busybox:latest",
+                                                   command=("sleep", "60"), network_mode="none"))
+    stackd.client.container_start(name)
+
+
+def _drain(session: AttachedExec) -> tuple[dict[str, bytes], int | None]:
+    out: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+    while True:
+        chunk = session.read()
+        if chunk is None:
+            continue
+        if chunk.stream == "exit":
+            return out, chunk.exit_code
+        out[chunk.stream] += chunk.data
+
+
+def test_attach_with_pipes_and_with_a_terminal(busybox_image: ImageInfo,
+                                               stackd: StackdProcess) -> None:
+    _sleeper(stackd, "at")
+    client = stackd.client
+    piped = client.container_exec_attach("at", ["sh", "-c", "cat; echo err >&2; exit 4"])
+    try:
+        piped.send(b"typed\n")
+        piped.close_stdin()
+        assert _drain(piped) == ({"stdout": b"typed\n", "stderr": b"err\n"}, 4)
+    finally:
+        piped.close()
+
+    term = client.container_exec_attach("at", ["sh", "-c", "stty size; read line; echo got $line"],
+                                        tty=True, rows=33, cols=101)
+    try:
+        term.send(b"abc\r")
+        out, code = _drain(term)
+    finally:
+        term.close()
+    assert code == 0
+    assert b"33 101" in out["stdout"] and b"got abc" in out["stdout"]
+
+    with pytest.raises(NotFound):
+        client.container_exec_attach("ghost", ["true"])
+    client.container_stop("at", timeout=1)
+    with pytest.raises(FailedPrecondition, match="is not running"):
+        client.container_exec_attach("at", ["true"])
+
+
+def test_cli_exec_it_from_a_terminal(busybox_image: ImageInfo, stackd: StackdProcess) -> None:
+    _sleeper(stackd, "tt")
+    env = {k: v for k, v in os.environ.items() if k != "STACK_ENGINE"}
+    env["STACK_HOST"] = f"unix://{stackd.config.socket_path}"
+    pid, fd = os.forkpty()
+    if pid == 0:  # the child: the CLI on a terminal of its own
+        try:
+            os.execve(sys.executable, [sys.executable, "-m", "orchestrator.cli.main",
+                                       "container", "exec", "-it", "tt", "sh"], env)
+        finally:
+            os._exit(127)
+    output = b""
+    try:
+        deadline = time.monotonic() + 60
+        sent = False
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not sent and (b"#" in output or b"$" in output):
+                os.write(fd, b"echo hi; exit 3\r")
+                sent = True
+            if not ready:
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:  # EIO: the CLI exited and closed the terminal
+                break
+            if not data:
+                break
+            output += data
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert b"hi\r\n" in output, output
+    assert os.waitstatus_to_exitcode(status) == 3, output
