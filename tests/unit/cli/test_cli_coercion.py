@@ -13,8 +13,6 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import coercion
 
-pytest.importorskip("typer._coercion", reason="this typer converts without pydantic")
-
 
 class Color(StrEnum):
     red = "red"
