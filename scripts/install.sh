@@ -22,6 +22,15 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled docker-registry 
     systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
 PY=${PYTHON:-python3}
+if [ -z "${PYTHON:-}" ] && "$PY" -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
+    # Debian's own Python refuses system-wide pip installs (PEP 668): use a venv of
+    # ours and put its commands on PATH. scripts/test.sh finds it there too.
+    [ -x /opt/stack/venv/bin/python ] || "$PY" -m venv /opt/stack/venv
+    PY=/opt/stack/venv/bin/python
+    ln -sf /opt/stack/venv/bin/stack /usr/local/bin/stack
+    ln -sf /opt/stack/venv/bin/stackd /usr/local/bin/stackd
+fi
 PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --disable-pip-version-check -e '.[dev]'
 # Compile once, so a shell with PYTHONDONTWRITEBYTECODE set does not recompile
 # every module on every command.

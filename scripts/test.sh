@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# scripts/install.sh uses this venv where the system Python is externally managed.
+if [ -z "${PYTHON:-}" ] && [ -x /opt/stack/venv/bin/python ]; then PY=/opt/stack/venv/bin/python; fi
 "$PY" -m ruff check orchestrator runtime schemas tests bench
 "$PY" -m mypy orchestrator runtime
 set +e
