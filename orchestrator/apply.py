@@ -40,6 +40,7 @@ from orchestrator.convert import (
     volume_config,
 )
 from orchestrator.errors import EngineCallError
+from orchestrator.parallel import wait_all
 from orchestrator.plan import Action, ContainerChange, Plan, ServicePlan
 from orchestrator.progress import Phase, ProgressEvent, Reporter, ignore
 from runtime import api
@@ -145,13 +146,7 @@ def _parallel(run: _Run, jobs: list[Callable[[], None]]) -> None:
     futures: list[Future[None]] = []
     try:
         futures = [pool.submit(job) for job in jobs]
-        for f in futures:
-            while True:
-                try:
-                    f.result(timeout=0.2)
-                    break
-                except TimeoutError:
-                    continue
+        wait_all(futures)
     except BaseException:
         run.cancel.set()
         for f in futures:

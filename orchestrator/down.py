@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
+from orchestrator.parallel import wait_all
 from orchestrator.plan import ContainerChange, DownPlan, ResourceChange
 from orchestrator.progress import Phase, ProgressEvent, Reporter, ignore
 from runtime import api
@@ -88,11 +89,4 @@ def apply_down(*, engine: api.Engine, plan: DownPlan, reporter: Reporter = ignor
 
 
 def _run_all(pool: ThreadPoolExecutor, jobs: list[Callable[[], None]]) -> None:
-    futures = [pool.submit(job) for job in jobs]
-    for f in futures:
-        while True:
-            try:
-                f.result(timeout=0.2)
-                break
-            except TimeoutError:
-                continue
+    wait_all([pool.submit(job) for job in jobs])

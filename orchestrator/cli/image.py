@@ -156,13 +156,6 @@ def import_(
         render.line(info.id)
 
 
-def _save(ctx: typer.Context, refs: list[str], output: Path, format: str) -> None:
-    if format not in ("docker", "oci"):
-        raise typer.BadParameter(f'unknown format "{format}": use docker or oci')
-    get_engine(ctx).image_save(refs, str(output.absolute()),
-                               format="oci" if format == "oci" else "docker")
-
-
 @app.command("save", help="Write images to a tar archive (docker save or OCI format).")
 def save(
     ctx: typer.Context,
@@ -170,17 +163,13 @@ def save(
     output: Annotated[Path, typer.Option("-o", "--output", help="Archive to write.")],
     format: Annotated[str, typer.Option("--format", help="docker or oci.")] = "docker",
 ) -> None:
-    _save(ctx, refs, output, format)
+    if format not in ("docker", "oci"):
+        raise typer.BadParameter(f'unknown format "{format}": use docker or oci')
+    get_engine(ctx).image_save(refs, str(output.absolute()),
+                               format="oci" if format == "oci" else "docker")
 
 
-@app.command("export", help="Same as save.")
-def export(
-    ctx: typer.Context,
-    refs: Annotated[list[str], typer.Argument(help="Images to export.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Archive to write.")],
-    format: Annotated[str, typer.Option("--format", help="docker or oci.")] = "docker",
-) -> None:
-    _save(ctx, refs, output, format)
+app.command("export", help="Same as save.")(save)
 
 
 @app.command("load", help="Load images from a docker save archive or an OCI archive.")
