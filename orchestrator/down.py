@@ -60,31 +60,23 @@ def apply_down(*, engine: api.Engine, plan: DownPlan, reporter: Reporter = ignor
         except EngineError as exc:
             fail("Container", change.name, exc)
 
-    def remove_network(change: ResourceChange) -> None:
+    def remove_resource(kind: str, remove: Callable[[str], None], change: ResourceChange) -> None:
         try:
-            event("Network", change.name, "Removing", Phase.WORKING)
-            engine.network_remove(change.name)
-            event("Network", change.name, "Removed")
+            event(kind, change.name, "Removing", Phase.WORKING)
+            remove(change.name)
+            event(kind, change.name, "Removed")
         except NotFound:
-            event("Network", change.name, "Removed")
+            event(kind, change.name, "Removed")
         except EngineError as exc:
-            fail("Network", change.name, exc)
-
-    def remove_volume(change: ResourceChange) -> None:
-        try:
-            event("Volume", change.name, "Removing", Phase.WORKING)
-            engine.volume_remove(change.name)
-            event("Volume", change.name, "Removed")
-        except NotFound:
-            event("Volume", change.name, "Removed")
-        except EngineError as exc:
-            fail("Volume", change.name, exc)
+            fail(kind, change.name, exc)
 
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         for generation in plan.stop_generations:
             _run_all(pool, [partial(remove_container, c) for c in generation])
-        _run_all(pool, [partial(remove_network, n) for n in plan.networks])
-        _run_all(pool, [partial(remove_volume, v) for v in plan.volumes])
+        _run_all(pool, [partial(remove_resource, "Network", engine.network_remove, n)
+                       for n in plan.networks])
+        _run_all(pool, [partial(remove_resource, "Volume", engine.volume_remove, v)
+                       for v in plan.volumes])
     return DownResult(errors=tuple(errors))
 
 
