@@ -175,11 +175,15 @@ def test_kill_9_of_the_daemon_stops_no_container(busybox_image: ImageInfo,
     stackd.kill9()
     time.sleep(2.5)  # "quits" exits while no daemon watches
     assert len(conmon_pids(stackd.config.run_dir)) >= 4  # the others never noticed
+    restarted_at = time.time()
     stackd.start()
 
     def settled() -> bool:
+        # exited again AFTER the restart (during the back-off the count is already 1
+        # while the state still shows the first, missed exit)
         info = client.container_inspect("quits")
-        return info.restart_count == 1 and info.state == ContainerState.EXITED
+        return (info.restart_count == 1 and info.state == ContainerState.EXITED
+                and (info.started_at or 0) >= restarted_at)
     wait_for("the missed exit's restart, and its second exit", settled)
     infos = {c.name: c for c in client.container_list(all=True)}
     assert sorted(n for n, c in infos.items() if c.state == ContainerState.RUNNING) == [
