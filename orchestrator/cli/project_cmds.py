@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from orchestrator.convert import DesiredService
     from orchestrator.model import Stack
     from orchestrator.plan import Plan, PlanOptions
+    from orchestrator.plancache import Exchange
     from orchestrator.progress import Reporter
     from runtime import api
 
@@ -65,17 +66,17 @@ class _Planned:
     desired: dict[str, DesiredService]
     plan: Plan
     options: PlanOptions
+    calls: list[Exchange] | None = None  # what observe asked the engine (for the plan memo)
 
 
 def _make_plan(ctx: typer.Context, *, services: list[str], no_deps: bool,
-               scale: dict[str, int], plan_options: PlanOptions) -> _Planned:
+               scale: dict[str, int], plan_options: PlanOptions,
+               project: pc.Project | None = None) -> _Planned:
     import dataclasses
 
-    from orchestrator.convert import desired_services, image_ref
-    from orchestrator.observe import observe
-    from orchestrator.plan import plan_up
+    from orchestrator.convert import desired_services
 
-    project = pc.load(ctx, services=services)
+    project = project or pc.load(ctx, services=services)
     stack = project.stack
     assert stack is not None
     selected = pc.select(project, services, with_deps=not no_deps)
@@ -83,33 +84,39 @@ def _make_plan(ctx: typer.Context, *, services: list[str], no_deps: bool,
         if name not in stack.services:
             raise UsageError(f'--scale: no such service "{name}"')
     desired = desired_services(stack, environ=pc.options(ctx).environ, scale=scale)
-    observed = observe(
-        pc.engine(ctx), project=stack.name,
-        images=[image_ref(stack.name, s) for n, s in stack.services.items()
-                if selected is None or n in selected],
-        network_names=[n.name for n in stack.networks.values()],
-        volume_names=[v.name for v in stack.volumes.values()])
     opts = dataclasses.replace(plan_options, services=selected)
-    return _Planned(project=project, desired=desired,
-                    plan=plan_up(stack, desired, observed, options=opts), options=opts)
+    plan, calls = _observe_and_plan(ctx, stack, desired, opts)
+    return _Planned(project=project, desired=desired, plan=plan, options=opts, calls=calls)
+
+
+def _observe_and_plan(ctx: typer.Context, stack: Stack, desired: dict[str, DesiredService],
+                      options: PlanOptions) -> tuple[Plan, list[Exchange] | None]:
+    """Observe the project (the selected services' images) and plan; the engine requests
+    observing made, when the engine can record them."""
+    from orchestrator import plancache
+    from orchestrator.convert import image_ref
+    from orchestrator.observe import observe
+    from orchestrator.plan import plan_up
+
+    engine = pc.engine(ctx)
+    with plancache.recording(engine) as calls:
+        observed = observe(
+            engine, project=stack.name,
+            images=[image_ref(stack.name, s) for n, s in stack.services.items()
+                    if options.services is None or n in options.services],
+            network_names=[n.name for n in stack.networks.values()],
+            volume_names=[v.name for v in stack.volumes.values()])
+    return plan_up(stack, desired, observed, options=options), calls
 
 
 def _replan(ctx: typer.Context, planned: _Planned) -> Plan:
     """The plan again after images were pulled/built: image ids may have moved."""
     import dataclasses
 
-    from orchestrator.convert import image_ref
-    from orchestrator.observe import observe
-    from orchestrator.plan import plan_up
-
     stack = planned.project.stack
     assert stack is not None
-    observed = observe(pc.engine(ctx), project=stack.name,
-                       images=[image_ref(stack.name, s) for s in stack.services.values()],
-                       network_names=[n.name for n in stack.networks.values()],
-                       volume_names=[v.name for v in stack.volumes.values()])
-    return plan_up(stack, planned.desired, observed,
-                   options=dataclasses.replace(planned.options, images_ready=True))
+    return _observe_and_plan(ctx, stack, planned.desired,
+                             dataclasses.replace(planned.options, images_ready=True))[0]
 
 
 def up(
@@ -148,11 +155,11 @@ def up(
     timeout: TimeoutOpt = None,
 ) -> None:
     """Create and start the stack's containers; recreate only what changed."""
+    params = {k: v for k, v in locals().items() if k != "ctx"}  # every option keys the memo
     import threading
     import time
 
-    from orchestrator.apply import ApplyOptions, ApplyResult, apply_up, prepare_images
-    from orchestrator.plan import PlanOptions
+    from orchestrator import plancache
 
     names = list(services or ())
     if exit_code_from:
@@ -166,8 +173,19 @@ def up(
                          "-d / --wait")
     if build and no_build:
         raise UsageError("--build and --no-build cannot be used together")
-    planned = _make_plan(ctx, services=names, no_deps=no_deps, scale=parse_scale(scale),
-                         plan_options=PlanOptions(
+    project = pc.load(ctx, services=names)
+    memo = None
+    if detach and not wait and project.opened is not None:
+        # (`--wait` waits even when nothing changes; attached, `up` goes on to the logs)
+        memo = plancache.key(project.opened, "up", params)
+        if memo is not None and plancache.still_empty(pc.engine(ctx), project.opened, memo):
+            render.line(f'Project "{project.name}" is up to date: nothing to do.')
+            return
+    from orchestrator.apply import ApplyOptions, ApplyResult, apply_up, prepare_images
+    from orchestrator.plan import PlanOptions
+
+    planned = _make_plan(ctx, project=project, services=names, no_deps=no_deps,
+                         scale=parse_scale(scale), plan_options=PlanOptions(
                              force_recreate=force_recreate, no_recreate=no_recreate,
                              remove_orphans=remove_orphans,
                              always_pull=pull is PullOption.always,
@@ -197,6 +215,8 @@ def up(
                                                    start=not no_start))
     for warning in result.warnings:
         render.warning(warning)
+    if memo is not None and not result.failed and not result.warnings:
+        _remember_if_empty(ctx, planned, memo, plan)
     if plan.empty and not result.failed:
         render.line(f'Project "{stack.name}" is up to date: nothing to do.')
     elif not result.failed:
@@ -213,6 +233,21 @@ def up(
                   abort_on_exit=abort_on_container_exit, exit_code_from=exit_code_from,
                   timeout=timeout, since=began)
     raise typer.Exit(code)
+
+
+def _remember_if_empty(ctx: typer.Context, planned: _Planned, memo: tuple[str, str],
+                       applied: Plan) -> None:
+    """Keep a memo of an empty plan for the next `up -d`: this one's, or, after changes,
+    the plan made afresh now (which is also a check that applying converged)."""
+    from orchestrator import plancache
+
+    stack, opened = planned.project.stack, planned.project.opened
+    assert stack is not None and opened is not None
+    plan, calls = planned.plan, planned.calls
+    if not applied.empty or plan is not applied:
+        plan, calls = _observe_and_plan(ctx, stack, planned.desired, planned.options)
+    if plan.empty and not _orphan_warnings(plan):
+        plancache.remember(opened, memo, calls)
 
 
 def _orphan_warnings(plan: Plan) -> list[str]:

@@ -43,6 +43,11 @@ class Project:
         return self._stack
 
     @property
+    def opened(self) -> OpenedProject | None:
+        """The load behind the stack (None: only the name is known)."""
+        return self._opened
+
+    @property
     def graph(self) -> Any:
         """networkx DiGraph of the services, or None without a stack."""
         if self._graph is None and self.stack is not None:

@@ -140,7 +140,6 @@ def store(options: LoadOptions, seen: inputs.Inputs, loaded: LoadedStack) -> Non
     if key is None or not seen.replayable:
         return
     import pickle
-    import tempfile
 
     stack = loaded.stack
     contents = dict(seen.contents)
@@ -158,15 +157,7 @@ def store(options: LoadOptions, seen: inputs.Inputs, loaded: LoadedStack) -> Non
     d = cache_dir()
     try:
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
-            os.replace(tmp, d / key[0])  # atomic: a reader sees the old entry or the new one
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        cachedir.write_atomic(d / key[0], blob)
         cachedir.prune(d, limit=CACHE_ENTRIES)
     except OSError as exc:  # read-only home, full disk: the load still worked
         log.debug("project cache: cannot store %s: %s", key[0], exc)
@@ -174,10 +165,10 @@ def store(options: LoadOptions, seen: inputs.Inputs, loaded: LoadedStack) -> Non
 
 def _code_stamp() -> tuple[tuple[int, int, int] | None, ...]:
     names = sorted(e.path for e in os.scandir(_LOADER_DIR) if e.name.endswith(".py"))
-    return tuple(_stat(n) for n in (*names, *map(str, _CODE)))
+    return tuple(file_stamp(n) for n in (*names, *map(str, _CODE)))
 
 
-def _stat(path: str) -> tuple[int, int, int] | None:
+def file_stamp(path: str) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:

@@ -124,13 +124,13 @@ class OpenedProject:
     warnings (``ps``) never imports it. Errors in the files surface at
     ``open_project`` either way: only a successful load is ever cached."""
 
-    __slots__ = ("_entry", "_loaded", "_options", "name", "warnings")
+    __slots__ = ("_loaded", "entry", "name", "options", "warnings")
 
     def __init__(self, *, options: LoadOptions, loaded: LoadedStack | None = None,
                  entry: cache.Entry | None = None) -> None:
-        self._options = options
+        self.options = options
         self._loaded = loaded
-        self._entry = entry
+        self.entry = entry  # the cache entry on a hit
         if loaded is not None:
             self.name, self.warnings = loaded.stack.name, loaded.warnings
         else:
@@ -140,9 +140,9 @@ class OpenedProject:
     @property
     def loaded(self) -> LoadedStack:
         if self._loaded is None:
-            assert self._entry is not None
+            assert self.entry is not None
             # an entry found unreadable only now: load afresh (same files, same result)
-            self._loaded = self._entry.loaded() or _load_and_store(self._options)
+            self._loaded = self.entry.loaded() or _load_and_store(self.options)
         return self._loaded
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,50 @@ def test_recreates_only_what_changed(stack_cli: StackCli) -> None:
     third = _by_service(stack_cli.ps(project))
     assert all(third[s][0] != second[s][0] for s in third)
     assert len(stack_cli.ps(project)) == 3
+
+
+MEMO = """
+services:
+  app:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+    healthcheck: {test: ["CMD", "true"], interval: 200ms}
+  other:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+"""
+
+
+@pytest.mark.root
+def test_noop_up_from_the_memo_still_sees_every_change(stack_cli: StackCli) -> None:
+    """A no-op `up -d` answered by replaying the last empty plan's engine requests: health
+    probes running meanwhile do not spoil it; a stopped container or an edit does."""
+    project = stack_cli.project("memo", MEMO)
+    stack_cli.run(*project, "up", "-d", "--wait")
+    up_to_date = 'Project "memo" is up to date: nothing to do.\n'
+
+    def up() -> tuple[str, str]:
+        proc = stack_cli.run("--debug", *project, "up", "-d")
+        return proc.stdout, proc.stderr
+
+    assert up()[0] == up_to_date  # planned in full (other options than --wait), remembered
+    time.sleep(0.6)  # a few probes ran: their log changed, nothing the plan reads did
+    out, err = up()
+    assert out == up_to_date and "plan memo" in err and ": hit" in err
+
+    stack_cli.run(*project, "stop", "other")  # behind the memo's back
+    out, err = up()
+    assert "the answers changed" in err and out != up_to_date
+    assert {r["Service"]: r["State"] for r in stack_cli.ps(project)} == {
+        "app": "running", "other": "running"}
+    out, err = up()  # the plan made after starting it was empty: remembered again
+    assert out == up_to_date and ": hit" in err
+
+    edited = MEMO.replace('"3600"]\n    healthcheck', '"3601"]\n    healthcheck')
+    assert edited != MEMO
+    Path(project[1]).write_text(edited)
+    out, err = up()
+    assert "Recreate (config changed: command)" in err and ": hit" not in err
 
 
 def chain(n: int) -> str:
