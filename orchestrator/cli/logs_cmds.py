@@ -174,16 +174,19 @@ def _pump(follower: _Follower, prefixer: Prefixer, *,
 
 def attach(ctx: typer.Context, project: pc.Project, *, services: list[str] | None,
            no_color: bool, abort_on_exit: bool, exit_code_from: str | None,
-           timeout: float | None, since: float | None = None) -> int:
-    """After an attached `up`: follow every container until all have exited (or one has,
-    with abort_on_exit); Ctrl-C stops the stack gracefully. Returns the exit code."""
+           timeout: float | None, since: float | None = None,
+           hidden: frozenset[str] = frozenset(), timestamps: bool = False,
+           prefix: bool = True) -> int:
+    """After an attached `up`: follow the containers of ``services`` (None: all) until all
+    have exited (or one has, with abort_on_exit), showing the output of those not
+    ``hidden``; Ctrl-C stops the stack gracefully. Returns the exit code."""
     from orchestrator.cli import render
 
     engine = pc.engine(ctx)
     # output of this run only: a restarted container's log file holds earlier runs too
     follower = _Follower(engine, follow=True, tail=None, since=since)
-    prefixer = Prefixer(colour=not no_color and sys.stdout.isatty(), prefix=True,
-                        timestamps=False)
+    prefixer = Prefixer(colour=not no_color and sys.stdout.isatty(), prefix=prefix,
+                        timestamps=timestamps, hidden=hidden)
     names = list(services or ())
     state: dict[str, int] = {}
 

@@ -19,10 +19,12 @@ _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$")
 class Prefixer:
     """Writes lines for the main thread; not thread-safe (only the main thread writes)."""
 
-    def __init__(self, *, colour: bool, prefix: bool, timestamps: bool) -> None:
+    def __init__(self, *, colour: bool, prefix: bool, timestamps: bool,
+                 hidden: frozenset[str] = frozenset()) -> None:
         self.colour = colour
         self.prefix = prefix
         self.timestamps = timestamps
+        self.hidden = hidden  # services whose lines are not shown (`up --no-attach`)
         self.width = 0
         self.colours: dict[str, str] = {}
 
@@ -37,6 +39,8 @@ class Prefixer:
         return f"\x1b[{code}m{text}\x1b[0m"
 
     def write(self, container: str, service: str, entry: api.LogEntry) -> None:
+        if service in self.hidden:
+            return
         stamp = ""
         if self.timestamps:
             stamp = datetime.fromtimestamp(entry.time, UTC).isoformat().replace("+00:00", "Z")
@@ -47,6 +51,8 @@ class Prefixer:
         sys.stdout.flush()
 
     def exited(self, container: str, service: str, exit_code: int | None) -> None:
+        if service in self.hidden:
+            return
         code = "unknown" if exit_code is None else str(exit_code)
         sys.stdout.write(f"{self._prefix(container, service)}exited with code {code}\n")
         sys.stdout.flush()

@@ -153,6 +153,17 @@ def up(
     no_color: Annotated[bool, typer.Option("--no-color", help="Monochrome log output.")] = False,
     quiet_pull: Annotated[bool, typer.Option("--quiet-pull", help="Less pull output.")] = False,
     timeout: TimeoutOpt = None,
+    attach_to: Annotated[list[str] | None, typer.Option(
+        "--attach", metavar="SERVICE", help="Show only these services' output.",
+        show_default=False)] = None,
+    no_attach: Annotated[list[str] | None, typer.Option(
+        "--no-attach", metavar="SERVICE", help="Do not show these services' output.",
+        show_default=False)] = None,
+    attach_dependencies: Annotated[bool, typer.Option(
+        "--attach-dependencies", help="Follow the named services' dependencies too.")] = False,
+    timestamps: Annotated[bool, typer.Option("--timestamps", help="Show timestamps.")] = False,
+    no_log_prefix: Annotated[bool, typer.Option("--no-log-prefix", help="No name prefix.")
+                             ] = False,
 ) -> None:
     """Create and start the stack's containers; recreate only what changed."""
     params = {k: v for k, v in locals().items() if k != "ctx"}  # every option keys the memo
@@ -170,6 +181,9 @@ def up(
         detach = True
     if detach and abort_on_container_exit:
         raise UsageError("--abort-on-container-exit and --exit-code-from cannot be used with "
+                         "-d / --wait")
+    if detach and (attach_to or no_attach or attach_dependencies):
+        raise UsageError("--attach, --no-attach and --attach-dependencies cannot be used with "
                          "-d / --wait")
     if build and no_build:
         raise UsageError("--build and --no-build cannot be used together")
@@ -195,6 +209,11 @@ def up(
     assert stack is not None
     if exit_code_from and exit_code_from not in stack.services:
         raise UsageError(f'--exit-code-from: no such service "{exit_code_from}"')
+    for option, listed in (("--attach", attach_to), ("--no-attach", no_attach)):
+        unknown = [n for n in listed or () if n not in stack.services]
+        if unknown:
+            raise UsageError(f'{option}: no such service: {", ".join(unknown)}',
+                             hint=f'services: {", ".join(sorted(stack.services))}')
     engine = pc.engine(ctx)
     cancel = threading.Event()
     plan = planned.plan
@@ -229,9 +248,20 @@ def up(
         return
     from orchestrator.cli.logs_cmds import attach
 
-    code = attach(ctx, planned.project, services=names or None, no_color=no_color,
+    # Like Compose: the named services (all when none is), their dependencies with
+    # --attach-dependencies, and any --attach'ed ones are followed; output is shown for
+    # the --attach'ed ones only (when given), never for --no-attach'ed ones.
+    followed = set(names)
+    if names and attach_dependencies:
+        followed |= pc.select(planned.project, names) or set()
+    if names:
+        followed |= set(attach_to or ())
+    hidden = frozenset(n for n in stack.services
+                       if (attach_to and n not in attach_to) or n in (no_attach or ()))
+    code = attach(ctx, planned.project, services=sorted(followed) or None, no_color=no_color,
                   abort_on_exit=abort_on_container_exit, exit_code_from=exit_code_from,
-                  timeout=timeout, since=began)
+                  timeout=timeout, since=began, hidden=hidden, timestamps=timestamps,
+                  prefix=not no_log_prefix)
     raise typer.Exit(code)
 
 

@@ -122,3 +122,38 @@ services:
         proc.communicate()
     assert re.search(r"^tick-1 +\| tick-1$", seen, re.M)
     assert re.search(r"^tick-1 +\| tick-2$", seen, re.M)  # the new container, same name
+
+
+ECHO = """
+services:
+  a:
+    image: busybox:latest
+    command: ["echo", "from a"]
+  b:
+    image: busybox:latest
+    command: ["sh", "-c", "sleep 0.3; echo from b"]
+    depends_on: [a]
+"""
+
+
+@pytest.mark.root
+def test_attached_up_shows_what_the_attach_options_ask(stack_cli: StackCli) -> None:
+    project = stack_cli.project("att", ECHO)
+    out = stack_cli.run(*project, "up", "--no-color", "--no-attach", "a", "--timestamps",
+                        "--no-log-prefix").stdout
+    assert "from a" not in out
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[.\d]*Z from b$", out, re.M), out
+
+    named = stack_cli.run(*project, "up", "--no-color", "--force-recreate", "b").stdout
+    assert re.search(r"^b-1 +\| from b$", named, re.M) and "from a" not in named
+    deps = stack_cli.run(*project, "up", "--no-color", "--force-recreate", "b",
+                         "--attach-dependencies").stdout
+    assert re.search(r"^a-1 +\| from a$", deps, re.M), deps
+    assert re.search(r"^b-1 +\| from b$", deps, re.M), deps
+    only = stack_cli.run(*project, "up", "--no-color", "--force-recreate", "--attach", "a").stdout
+    assert re.search(r"^a-1 +\| from a$", only, re.M) and "from b" not in only
+
+    unknown = stack_cli.run(*project, "up", "--attach", "nope", check=False)
+    assert unknown.returncode == 2 and "--attach: no such service: nope" in unknown.stderr
+    detached = stack_cli.run(*project, "up", "-d", "--no-attach", "a", check=False)
+    assert detached.returncode == 2 and "cannot be used with -d" in detached.stderr
