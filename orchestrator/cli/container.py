@@ -1,11 +1,11 @@
 """`stack container ...`: run, create, start, stop, exec, logs, ls and friends (Docker-like).
 
 Commands ask the engine (orchestrator.cli.engine.get_engine) through runtime.api
-and render through orchestrator.cli.render. The interactive paths (``run -it``,
-``cp``) need the container's files on this host: they find them from the engine's
-configuration (EngineConfig.from_env), so they work with the in-process engine and
-with a stackd on the same machine. ``exec -it`` through stackd goes over the API
-(``container_exec_attach``, relayed by orchestrator.cli.terminal), so it works with
+and render through orchestrator.cli.render. ``cp`` needs the container's files on
+this host: it finds them from the engine's configuration (EngineConfig.from_env), so
+it works with the in-process engine and with a stackd on the same machine. ``run``,
+``start -a``, ``attach`` and ``exec -it`` go over the API (``container_attach``,
+``container_exec_attach``, relayed by orchestrator.cli.terminal), so they work with
 ``-H tcp://...`` too.
 """
 
@@ -15,7 +15,6 @@ import dataclasses
 import json
 import os
 import shutil
-import signal
 import sys
 import time
 from pathlib import Path
@@ -160,13 +159,10 @@ def run(
         engine.container_start(info.id)
         render.line(info.id)
         return
+    from orchestrator.cli.terminal import attached
+
     try:
-        if interactive or tty:
-            _start_attached(ctx, info, tty=tty, interactive=interactive)
-        else:
-            engine.container_start(info.id)
-            _follow(engine, info.id, timestamps=False, since=None, tail=None)
-        code = engine.container_wait(info.id)
+        code = attached(engine, info.id, tty=tty, interactive=interactive, start=True)
     finally:
         if rm:
             engine.container_remove(info.id, force=True, volumes=True)
@@ -190,63 +186,6 @@ def create(
     render.line(_create(ctx, _config(ctx, dict(locals()))).id)
 
 
-def _start_attached(ctx: typer.Context, info: ContainerInfo, *, tty: bool,
-                    interactive: bool) -> None:
-    """Start and connect this terminal: output from the container's log (complete from
-    its first byte, partial lines included), input through conmon's attach socket."""
-    import termios
-    import threading
-    import tty as tty_module
-
-    from runtime.containers.attach import Attachment
-    from runtime.containers.conmon import send_resize
-    from runtime.errors import FailedPrecondition
-
-    engine = _engine(ctx)
-    bundle = _engine_config(ctx).containers_dir / info.id
-    engine.container_start(info.id)
-    attachment = None
-    if interactive:
-        try:
-            attachment = Attachment.connect(bundle / "attach")
-        except FailedPrecondition:
-            if engine.container_inspect(info.id).pid is not None:
-                raise  # running, yet no socket: not on this host
-            # Exited already (conmon removed the socket): nothing to send input to.
-    stdin_fd = sys.stdin.fileno()
-    saved = None
-    if tty and os.isatty(stdin_fd):
-        saved = termios.tcgetattr(stdin_fd)
-        tty_module.setraw(stdin_fd)
-
-    def resize(*_: object) -> None:
-        if os.isatty(stdin_fd):
-            size = os.get_terminal_size(stdin_fd)
-            send_resize(bundle, rows=size.lines, cols=size.columns)
-
-    def pump_stdin(to: Attachment) -> None:
-        while True:
-            data = os.read(stdin_fd, 4096)
-            if not data or not to.send(data):
-                to.close_stdin()
-                return
-
-    previous = signal.signal(signal.SIGWINCH, resize)
-    try:
-        resize()
-        if attachment is not None:
-            threading.Thread(target=pump_stdin, args=(attachment,), daemon=True).start()
-        for entry in engine.container_logs(info.id, follow=True):
-            end = b"" if entry.partial else b"\r\n" if saved is not None else b"\n"
-            render.raw(entry.data.removesuffix(b"\r") + end, stderr=entry.stream == "stderr")
-    finally:
-        signal.signal(signal.SIGWINCH, previous)
-        if saved is not None:
-            termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
-        if attachment is not None:
-            attachment.close()
-
-
 def _follow(engine: Engine, ref: str, *, timestamps: bool, since: float | None,
             tail: int | None, follow: bool = True) -> None:
     for entry in engine.container_logs(ref, follow=follow, since=since, tail=tail):
@@ -263,11 +202,43 @@ def _follow(engine: Engine, ref: str, *, timestamps: bool, since: float | None,
 Refs = Annotated[list[str], typer.Argument(help="Containers (names, ids or id prefixes).")]
 
 
-@app.command("start", help="Start stopped containers.")
-def start(ctx: typer.Context, refs: Refs) -> None:
+@app.command("start", help="Start stopped containers (-a: one, in the foreground).")
+def start(
+    ctx: typer.Context, refs: Refs,
+    attach: Annotated[bool, _Opt("-a", "--attach", help="Attach its output; exit with its "
+                                                        "code.")] = False,
+    interactive: Annotated[bool, _Opt("-i", "--interactive", help="Attach stdin.")] = False,
+) -> None:
+    if attach or interactive:
+        from orchestrator.cli.terminal import attached
+        from runtime.errors import InvalidArgument
+
+        if len(refs) != 1:
+            raise InvalidArgument("start: -a and -i take one container")
+        config = _engine(ctx).container_inspect(refs[0]).config
+        raise typer.Exit(attached(_engine(ctx), refs[0], tty=config.tty,
+                                  interactive=interactive and config.stdin_open, start=True))
     for ref in refs:
         _engine(ctx).container_start(ref)
         render.line(ref)
+
+
+@app.command("attach", help="Connect to a running container's main process: its output "
+                            "from now on, stdin if it was created with -i; exit with its code.")
+def attach(
+    ctx: typer.Context, ref: Annotated[str, typer.Argument(help="Container.")],
+    no_stdin: Annotated[bool, _Opt("--no-stdin", help="Do not attach stdin.")] = False,
+) -> None:
+    from orchestrator.cli.terminal import attached
+    from runtime.errors import FailedPrecondition
+
+    info = _engine(ctx).container_inspect(ref)
+    if info.pid is None:
+        raise FailedPrecondition(f'container "{info.name}" is not running: '
+                                 "start it with start -a")
+    raise typer.Exit(attached(_engine(ctx), info.id, tty=info.config.tty,
+                              interactive=info.config.stdin_open and not no_stdin,
+                              start=False))
 
 
 @app.command("stop", help="Stop containers: the stop signal, then SIGKILL after the timeout.")
@@ -340,8 +311,8 @@ def _status(c: ContainerInfo) -> str:
     if c.state.value in ("running", "paused") and c.started_at:
         text = f"Up {_duration(now - c.started_at)}"
         return text + " (Paused)" if c.state.value == "paused" else text
-    if c.state.value == "exited" and c.finished_at:
-        return f"Exited ({c.exit_code}) {_duration(now - c.finished_at)} ago"
+    if c.state.value in ("exited", "restarting") and c.finished_at:  # restarting: back-off
+        return f"{c.state.value.capitalize()} ({c.exit_code}) {_duration(now - c.finished_at)} ago"
     return c.state.value.capitalize()
 
 

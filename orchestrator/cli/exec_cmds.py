@@ -141,25 +141,35 @@ def run(
         command=tuple(command) if command else None,
         entrypoint=tuple(shlex.split(entrypoint)) if entrypoint is not None else None,
         extra_env=_env_pairs(env), ports=ports)
+    # As `docker compose run`: stdin attached (a pipe too: `echo hi | stack run svc cat`)
+    # and a terminal when stdin is one, unless -T; detached, as the service says.
+    tty = (config.tty if detach else sys.stdin.isatty()) and not no_tty
     config = dataclasses.replace(config, user=user or config.user,
                                  working_dir=workdir or config.working_dir,
-                                 tty=config.tty and not no_tty)
+                                 tty=tty, stdin_open=config.stdin_open or not detach)
     engine = pc.engine(ctx)
     _ensure_image(ctx, stack, svc)
     try:
         info = engine.container_create(config)
-        engine.container_start(info.id)
+        if detach:
+            engine.container_start(info.id)
     except EngineError as exc:
         raise EngineCallError(f'service "{service}": run: {exc.message}') from exc
     if detach:
         render.line(info.name)
         return
-    code = _follow_output(engine, info.id)
-    if rm:
-        try:
-            engine.container_remove(info.id, force=True, volumes=True)
-        except EngineError as exc:
-            render.warning(f'container "{info.name}": not removed: {exc.message}')
+    from orchestrator.cli.terminal import attached
+
+    try:
+        code = attached(engine, info.id, tty=tty, interactive=True, start=True)
+    except EngineError as exc:
+        raise EngineCallError(f'service "{service}": run: {exc.message}') from exc
+    finally:
+        if rm:
+            try:
+                engine.container_remove(info.id, force=True, volumes=True)
+            except EngineError as exc:
+                render.warning(f'container "{info.name}": not removed: {exc.message}')
     raise typer.Exit(code)
 
 
@@ -222,15 +232,6 @@ def _ensure_image(ctx: typer.Context, stack: Stack, svc: Service) -> None:
             engine.image_pull(ref)
         except EngineError as exc:
             raise EngineCallError(f'service "{svc.name}": image "{ref}": {exc.message}') from exc
-
-
-def _follow_output(engine: api.Engine, cid: str) -> int:
-    """The container's output to ours until it exits; its exit code."""
-    for entry in engine.container_logs(cid, follow=True):
-        out = sys.stdout if entry.stream == "stdout" else sys.stderr
-        out.buffer.write(entry.data + (b"" if entry.partial else b"\n"))
-        out.flush()
-    return engine.container_wait(cid)
 
 
 def pull(

@@ -1,8 +1,11 @@
-"""This terminal relayed to a command that runs elsewhere (``exec -it`` through stackd).
+"""This terminal relayed to a process that runs elsewhere (``exec -it``, ``run -it``, ``attach``).
 
 Raw mode while it runs (the remote pty does the line editing and echo), stdin
 pumped in a thread, output written as it comes, SIGWINCH sent on as a resize;
-the terminal is restored whatever happens.
+the terminal is restored whatever happens. ``attached`` is the one way the CLI
+runs a container's main process in the foreground: through the engine's
+``container_attach`` (stackd, local or ``-H tcp://``), so it works wherever the
+engine is.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runtime.daemon.exec_attach import AttachedExec
+    from runtime.api import Engine
+    from runtime.daemon.exec_attach import AttachSession
 
 
 def terminal_size(fd: int) -> tuple[int, int]:
@@ -27,8 +31,8 @@ def terminal_size(fd: int) -> tuple[int, int]:
     return size.lines, size.columns
 
 
-def relay(session: AttachedExec, *, tty: bool, interactive: bool) -> int:
-    """Relay until the command exits; its exit code."""
+def relay(session: AttachSession, *, tty: bool, interactive: bool) -> int:
+    """Relay until the process exits; its exit code."""
     import termios
     import tty as tty_module
 
@@ -74,3 +78,32 @@ def relay(session: AttachedExec, *, tty: bool, interactive: bool) -> int:
         if saved is not None:
             termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
         session.close()
+
+
+def attached(engine: Engine, ref: str, *, tty: bool, interactive: bool, start: bool) -> int:
+    """Attach to ``ref``'s main process, start it (with ``start``: after attaching, so
+    nothing it writes at once is missed), relay until it exits; its exit code."""
+    rows, cols = terminal_size(sys.stdin.fileno()) if tty else (0, 0)
+    session = _attach(engine, ref, stdin=interactive, rows=rows, cols=cols)
+    try:
+        if start:
+            engine.container_start(ref)
+    except BaseException:
+        session.close()
+        raise
+    return relay(session, tty=tty, interactive=interactive)
+
+
+def _attach(engine: Engine, ref: str, *, stdin: bool, rows: int, cols: int) -> AttachSession:
+    attach = getattr(engine, "container_attach", None)
+    if attach is not None:  # stackd's client
+        session: AttachSession = attach(ref, stdin=stdin, rows=rows, cols=cols)
+        return session
+    # In process (STACK_ENGINE=local): the session stackd would make, made here.
+    from runtime.daemon.attach import MainProcessAttach
+    from runtime.errors import FailedPrecondition
+
+    containers = getattr(engine, "containers", None)
+    if containers is None:
+        raise FailedPrecondition("this engine cannot attach to a container")
+    return MainProcessAttach(containers, ref, stdin=stdin, rows=rows, cols=cols)

@@ -1,5 +1,8 @@
 """conmon's attach socket: a container's live stdio for a client (``run -it``, ``attach``).
 
+stackd uses it for stdin only (``runtime.daemon.attach``): output comes from the log,
+which holds it from the first byte, even what was written before anyone connected.
+
 The socket is ``<bundle>/attach`` (SOCK_SEQPACKET). Each message from conmon is
 one byte naming the stream (2 stdout, 3 stderr) followed by the data; whatever the
 client sends goes to the container's stdin (when it was created with stdin open).
@@ -55,7 +58,7 @@ class Attachment:
         """False when the container no longer takes input."""
         try:
             self.sock.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # EPIPE, ECONNRESET; EBADF once closed by another thread
             return False
         return True
 
@@ -64,5 +67,16 @@ class Attachment:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
 
+    def discard_output(self) -> None:
+        """Read and drop output until conmon closes the connection (or ``close``). conmon
+        writes every output chunk to each attached client with a blocking write: a client
+        that only sends would, once its socket buffer is full, stall the container."""
+        with contextlib.suppress(OSError):  # closed under us: we are done anyway
+            while self.receive() is not None:
+                pass
+
     def close(self) -> None:
+        """Also wakes a ``discard_output`` blocked in another thread."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()

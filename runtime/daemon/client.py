@@ -10,8 +10,10 @@ orchestrator may call it from parallel workers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -19,7 +21,7 @@ from urllib.parse import quote, urlencode
 from runtime import api
 from runtime.daemon import codec
 from runtime.daemon.connection import Pool, Response, TransportError
-from runtime.daemon.exec_attach import AttachedExec
+from runtime.daemon.exec_attach import AttachSession
 from runtime.daemon.exec_stream import ExecChunk
 from runtime.daemon.routes import BY_NAME, PING_PATH, Route, query_encode
 from runtime.daemon.system import DiskUsage, PruneReport, SystemInfo, VersionInfo
@@ -45,6 +47,7 @@ class HttpEngine:
             context = client_context(tls or TlsFiles())
         self._pool = Pool(self.address, tls=context, headers=headers,
                           connect_timeout=connect_timeout)
+        self._recorder: tuple[int, list[tuple[str, str, bytes | None, bytes]]] | None = None
 
     def close(self) -> None:
         self._pool.close()
@@ -79,30 +82,63 @@ class HttpEngine:
             path += "?" + urlencode(params, quote_via=quote)
         return path
 
-    def _send(self, route: Route, kwargs: Mapping[str, Any]) -> Response:
-        path = self._target(route, kwargs)
+    def _request(self, route: Route, kwargs: Mapping[str, Any]) -> tuple[str, bytes | None]:
+        """The target (path and query) and the JSON body of a call."""
         body = {p.name: codec.encode(kwargs[p.name]) for p in route.params
                 if p.where == "body" and p.name in kwargs}
         content = json.dumps(body).encode() if route.method == "POST" else None
+        return self._target(route, kwargs), content
+
+    def _send(self, route: Route, kwargs: Mapping[str, Any]) -> Response:
+        return self._send_raw(route.method, *self._request(route, kwargs))
+
+    def _send_raw(self, method: str, target: str, content: bytes | None) -> Response:
         headers = {"Content-Type": "application/json"} if content is not None else {}
         try:
-            response = self._pool.request(route.method, path, body=content, headers=headers)
+            response = self._pool.request(method, target, body=content, headers=headers)
             if response.status_code >= 400:
                 raise _error(response)
         except TransportError as exc:
             raise Unavailable(f"stackd at {self.address}: cannot connect: {exc}") from exc
         return response
 
-    def _call(self, name: str, /, **kwargs: Any) -> Any:
-        route = BY_NAME[name]
-        response = self._send(route, kwargs)
+    def _read(self, response: Response) -> bytes:
         try:
-            data = response.read()
+            return response.read()
         except TransportError as exc:
             raise Unavailable(f"stackd at {self.address}: answer broken: {exc}") from exc
+
+    def _call(self, name: str, /, **kwargs: Any) -> Any:
+        route = BY_NAME[name]
+        target, content = self._request(route, kwargs)
+        response = self._send_raw(route.method, target, content)
+        data = self._read(response)
         if response.status_code == 204:
             return None
+        recorder = self._recorder
+        if recorder is not None and recorder[0] == threading.get_ident():
+            recorder[1].append((route.method, target, content, data))
         return codec.decode(route.return_type, json.loads(data))
+
+    # --- recording and replaying (orchestrator.plancache) ------------------------------
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[tuple[str, str, bytes | None, bytes]]]:
+        """The calls this thread makes while the block runs: method, target, body and the
+        answer's bytes (calls with a JSON answer only)."""
+        calls: list[tuple[str, str, bytes | None, bytes]] = []
+        self._recorder = (threading.get_ident(), calls)
+        try:
+            yield calls
+        finally:
+            self._recorder = None
+
+    def exchange(self, method: str, target: str, body: bytes | None) -> bytes | None:
+        """One recorded request sent again: the answer's bytes, None when it is not a
+        JSON answer (an error category raises, as any call's would)."""
+        response = self._send_raw(method, target, body)
+        data = self._read(response)
+        return data if response.status_code == 200 else None
 
     def _items(self, name: str, /, **kwargs: Any) -> Iterator[Any]:
         """Send now (so an error raises here), then yield the lines lazily."""
@@ -243,23 +279,31 @@ class HttpEngine:
     def container_exec_attach(self, ref: str, cmd: Sequence[str], *,
                               env: Mapping[str, str] | None = None, user: str | None = None,
                               workdir: str | None = None, tty: bool = False,
-                              rows: int = 0, cols: int = 0) -> AttachedExec:
+                              rows: int = 0, cols: int = 0) -> AttachSession:
         """The command running, its stdin, output and terminal relayed over a WebSocket."""
-        from runtime.daemon.websocket import WsExec, handshake_key
+        return self._upgrade("container_exec_attach", ref=ref, cmd=list(cmd), env=env,
+                             user=user, workdir=workdir, tty=tty, rows=rows, cols=cols)
 
-        route = BY_NAME["container_exec_attach"]
-        target = self._target(route, dict(ref=ref, cmd=list(cmd), env=env, user=user,
-                                          workdir=workdir, tty=tty, rows=rows, cols=cols))
-        key = handshake_key()
+    def container_attach(self, ref: str, *, stdin: bool = False, rows: int = 0,
+                         cols: int = 0) -> AttachSession:
+        """The container's main process: its output (from now on), stdin and terminal
+        relayed over a WebSocket; attach before ``container_start`` to miss nothing."""
+        return self._upgrade("container_attach", ref=ref, stdin=stdin, rows=rows, cols=cols)
+
+    def _upgrade(self, name: str, /, **kwargs: Any) -> AttachSession:
+        """An attach route's WebSocket (an error answer raises as the engine's error)."""
+        from runtime.daemon.websocket import WsSession, handshake_key
+
+        target = self._target(BY_NAME[name], kwargs)
         headers = {"Connection": "Upgrade", "Upgrade": "websocket",
-                   "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": key}
+                   "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": handshake_key()}
         try:
             answer, sock, rfile = self._pool.upgrade(target, headers)
             if answer is not None:
                 raise _error(answer)
         except TransportError as exc:
             raise Unavailable(f"stackd at {self.address}: cannot connect: {exc}") from exc
-        return WsExec(sock, rfile)
+        return WsSession(sock, rfile)
 
     def container_wait(self, ref: str, *, timeout: float | None = None) -> int:
         return self._call("container_wait", ref=ref, timeout=timeout)  # type: ignore[no-any-return]

@@ -1,11 +1,17 @@
-"""Interactive exec: stdin, output and terminal size relayed both ways while the command runs.
+"""Attached sessions: stdin, output and terminal size relayed both ways while a process runs.
 
-``ExecAttachApi.container_exec_attach`` starts ``runc exec`` (``-t`` under a pty the
-daemon makes, or plain pipes) and returns an ``AttachedExec``: the caller sends
-stdin and resizes, and reads output chunks until the ``exit`` chunk. stackd serves
-it as a WebSocket (``GET /containers/{ref}/exec/attach``): binary frames are
-stdin one way and ``<stream byte><data>`` the other; text frames are JSON control
-messages (``{"resize": [rows, cols]}``, ``{"eof": true}``; ``{"exit": code}``).
+Two kinds, one session type (``AttachSession``) and one wire format:
+
+- ``ExecAttachApi.container_exec_attach`` starts ``runc exec`` (``-t`` under a pty
+  the daemon makes, or plain pipes): ``exec -it``;
+- ``ContainerAttachApi.container_attach`` joins a container's main process
+  (``runtime.daemon.attach``): ``run -it``, ``start -a``, ``attach``.
+
+The caller sends stdin and resizes, and reads output chunks until the ``exit``
+chunk. stackd serves both as WebSockets (``GET /containers/{ref}/exec/attach``,
+``GET /containers/{ref}/attach``): binary frames are stdin one way and
+``<stream byte><data>`` the other; text frames are JSON control messages
+(``{"resize": [rows, cols]}``, ``{"eof": true}``; ``{"exit": code}``).
 
 Stdlib only: the CLI imports this module for the types.
 """
@@ -31,7 +37,7 @@ STREAM_BYTES = {"stdout": 1, "stderr": 2}
 IDLE_TICK = 0.5
 
 
-class AttachedExec(Protocol):
+class AttachSession(Protocol):
     def send(self, data: bytes) -> None: ...
 
     def close_stdin(self) -> None: ...
@@ -49,7 +55,16 @@ class ExecAttachApi(Protocol):
     def container_exec_attach(self, ref: str, cmd: Sequence[str], *,
                               env: Mapping[str, str] | None = None, user: str | None = None,
                               workdir: str | None = None, tty: bool = False,
-                              rows: int = 0, cols: int = 0) -> AttachedExec: ...
+                              rows: int = 0, cols: int = 0) -> AttachSession: ...
+
+
+class ContainerAttachApi(Protocol):
+    def container_attach(self, ref: str, *, stdin: bool = False, rows: int = 0,
+                         cols: int = 0) -> AttachSession:
+        """Join the main process of ``ref`` (running, or created / stopped and about to be
+        started: attach first, then start, and no output is missed). Output from this
+        moment on; ``stdin`` only reaches a container created with stdin open."""
+        ...
 
 
 def set_size(fd: int, rows: int, cols: int) -> None:
@@ -58,7 +73,7 @@ def set_size(fd: int, rows: int, cols: int) -> None:
 
 
 class ProcessExec:
-    """``argv`` running under a pty (tty) or pipes; an ``AttachedExec`` on the daemon's side."""
+    """``argv`` running under a pty (tty) or pipes; an ``AttachSession`` on the daemon's side."""
 
     def __init__(self, argv: Sequence[str], *, tty: bool, rows: int = 0, cols: int = 0) -> None:
         self._tail = b""

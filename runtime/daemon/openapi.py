@@ -31,7 +31,8 @@ token. Errors are `{"category", "message"}` with the status of their category.
 Streaming routes answer `application/x-ndjson`: one JSON value per line; an
 item stream may end with a line `{"error": {...}}`; a progress stream sends
 `{"progress": ...}` lines, then one `{"result": ...}` or `{"error": ...}`.
-The attach route (`container_exec_attach`) is a WebSocket: it answers 101.
+The attach routes (`container_exec_attach`, `container_attach`) are WebSockets:
+they answer 101.
 Generated from runtime/daemon/routes.py; do not edit by hand."""
 
 

@@ -2,7 +2,7 @@
 
 The served API is ``runtime.api.Engine`` plus stackd's extensions
 (``runtime.daemon.system.SystemApi``, ``runtime.daemon.exec_stream.ExecStreamApi``,
-``runtime.daemon.exec_attach.ExecAttachApi``).
+``runtime.daemon.exec_attach.ExecAttachApi`` and ``ContainerAttachApi``).
 Everything else about a route is derived from that method's signature, so the
 server, the client and the OpenAPI document cannot drift apart:
 
@@ -13,7 +13,7 @@ server, the client and the OpenAPI document cannot drift apart:
   and ``{"error": {...}}`` if it fails after the first line;
 - the other parameters go in the query string for GET and DELETE (mappings as
   repeated ``key=value``, sequences as repeated values), in a JSON object body for POST;
-- a return type ``AttachedExec`` makes the route an *attach*: a WebSocket (GET) that
+- a return type ``AttachSession`` makes the route an *attach*: a WebSocket (GET) that
   relays stdin, output and resizes both ways (see ``runtime.daemon.exec_attach``);
 - a ``None`` result is ``204 No Content``; other results are JSON with 200.
 
@@ -33,13 +33,14 @@ from typing import Any, Literal
 
 from runtime import api
 from runtime.daemon import codec
-from runtime.daemon.exec_attach import AttachedExec, ExecAttachApi
+from runtime.daemon.exec_attach import AttachSession, ContainerAttachApi, ExecAttachApi
 from runtime.daemon.exec_stream import ExecStreamApi
 from runtime.daemon.system import SystemApi
 
 HttpMethod = Literal["GET", "POST", "DELETE"]
 # What stackd serves: the Engine API and its own extensions, one method per route.
-SERVED_PROTOCOLS: tuple[type, ...] = (api.Engine, SystemApi, ExecStreamApi, ExecAttachApi)
+SERVED_PROTOCOLS: tuple[type, ...] = (api.Engine, SystemApi, ExecStreamApi, ExecAttachApi,
+                                      ContainerAttachApi)
 StreamKind = Literal["none", "items", "progress", "attach"]
 
 STREAM_CONTENT_TYPE = "application/x-ndjson"
@@ -117,7 +118,7 @@ class Route:
     def stream(self) -> StreamKind:
         if self.progress_param is not None:
             return "progress"
-        if self.return_type is AttachedExec:
+        if self.return_type is AttachSession:
             return "attach"
         if typing.get_origin(self.return_type) in (collections.abc.Iterator,
                                                    collections.abc.Iterable):
@@ -174,6 +175,9 @@ ROUTES: tuple[Route, ...] = (
        "Run a command in a container, its output streamed as it comes (item stream)"),
     _r("GET", "/containers/{ref}/exec/attach", "container_exec_attach",
        "Run a command in a container interactively (WebSocket: stdin, output, resize)"),
+    _r("GET", "/containers/{ref}/attach", "container_attach",
+       "Attach to a container's main process, before or after its start "
+       "(WebSocket: stdin, output, resize)"),
     _r("POST", "/containers/{ref}/wait", "container_wait", "Wait for a container to exit"),
     _r("GET", "/containers/{ref}/stats", "container_stats", "Resource usage"),
     _r("GET", "/containers/{ref}/top", "container_top", "Processes of a container"),

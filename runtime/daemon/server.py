@@ -291,8 +291,8 @@ async def _respond_stream(request: web.Request, pipe: _Pipe,
 
 
 async def _attach(request: web.Request, start: Callable[[], Any]) -> web.StreamResponse:
-    """Start the command first (so a missing container is a plain error answer), then
-    upgrade to a WebSocket and relay until the command exits or the client leaves."""
+    """Open the session first (so a missing container is a plain error answer), then
+    upgrade to a WebSocket and relay until the process exits or the client leaves."""
     from runtime.daemon.exec_attach import STREAM_BYTES
 
     loop = asyncio.get_running_loop()
@@ -329,7 +329,7 @@ async def _attach(request: web.Request, start: Callable[[], Any]) -> web.StreamR
                         session.resize(int(rows), int(cols))
                 if output.done():
                     break
-            if not output.done():  # the client left first: the command is killed below
+            if not output.done():  # the client left first: the session is closed below
                 output.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await output

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runtime import api
+from runtime.daemon.attach import MainProcessAttach
 from runtime.daemon.exec_attach import ProcessExec
 from runtime.daemon.exec_stream import ExecChunk, stream_exec
 from runtime.daemon.server import HEARTBEAT
@@ -23,6 +24,8 @@ from runtime.daemon.system import DiskUsage, LocalSystem, PruneReport, SystemInf
 if TYPE_CHECKING:
     from runtime.daemon.supervisor import Supervisor
     from runtime.engine import LocalEngine
+
+_ACTIVE = (api.ContainerState.RUNNING, api.ContainerState.PAUSED, api.ContainerState.RESTARTING)
 
 # How often an idle event stream looks for new events, and lets a gone client be noticed.
 EVENT_POLL = 0.1
@@ -54,7 +57,12 @@ class DaemonService:
 
     def container_list(self, *, all: bool = False,
                        labels: Mapping[str, str] | None = None) -> list[api.ContainerInfo]:
-        return [self._overlay(c) for c in self.engine.container_list(all=all, labels=labels)]
+        if self.supervisor is None:
+            return self.engine.container_list(all=all, labels=labels)
+        # A container in its restart back-off is "exited" to the engine, "restarting" here,
+        # and listed without ``all`` (as ``docker ps`` lists it).
+        infos = [self._overlay(c) for c in self.engine.container_list(all=True, labels=labels)]
+        return infos if all else [i for i in infos if i.state in _ACTIVE]
 
     def container_create(self, config: api.ContainerConfig) -> api.ContainerInfo:
         return self._overlay(self.engine.container_create(config))
@@ -113,6 +121,10 @@ class DaemonService:
         argv = self.engine.containers.exec_command(ref, cmd, tty=tty, env=env, user=user,
                                                    workdir=workdir)
         return ProcessExec(argv, tty=tty, rows=rows, cols=cols)
+
+    def container_attach(self, ref: str, *, stdin: bool = False, rows: int = 0,
+                         cols: int = 0) -> MainProcessAttach:
+        return MainProcessAttach(self.engine.containers, ref, stdin=stdin, rows=rows, cols=cols)
 
     # --- events: polled, so a stream whose client left ends within EVENT_POLL ------------
 

@@ -1,6 +1,6 @@
 """The client side of stackd's attach WebSocket (RFC 6455), on the standard library only.
 
-After ``connection.Pool.upgrade`` has done the HTTP/1.1 handshake, ``WsExec``
+After ``connection.Pool.upgrade`` has done the HTTP/1.1 handshake, ``WsSession``
 speaks frames on the same socket (unix or TLS): it masks what it sends, as a
 client must, and reads unmasked frames. Only what the attach protocol uses:
 binary and text messages, close, ping/pong (see ``runtime.daemon.exec_attach``).
@@ -34,8 +34,8 @@ def accept_for(key: str) -> str:
     return base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
 
 
-class WsExec:
-    """An ``AttachedExec`` over a WebSocket. ``send``/``resize`` may be called from
+class WsSession:
+    """An ``AttachSession`` (exec or a container's main process) over a WebSocket. ``send``/``resize`` may be called from
     another thread than ``read`` (a lock keeps frames whole)."""
 
     def __init__(self, sock: Any, rfile: Any) -> None:
@@ -69,7 +69,7 @@ class WsExec:
             elif opcode == OP_PING:
                 self._frame(OP_PONG, payload)
             elif opcode == OP_CLOSE:
-                raise Unavailable("stackd closed the exec session before the command's exit")
+                raise Unavailable("stackd closed the attach session before the process's exit")
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -98,7 +98,7 @@ class WsExec:
     def _read_exact(self, n: int) -> bytes:
         data = self._rfile.read(n) if n else b""
         if len(data) < n:
-            raise Unavailable("stackd: the exec session's connection broke")
+            raise Unavailable("stackd: the attach session's connection broke")
         return bytes(data)
 
     def _read_message(self) -> tuple[int, bytes]:

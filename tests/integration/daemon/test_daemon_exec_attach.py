@@ -10,7 +10,7 @@ import time
 import pytest
 
 from runtime.api import ContainerConfig, ImageInfo
-from runtime.daemon.exec_attach import AttachedExec
+from runtime.daemon.exec_attach import AttachSession
 from runtime.errors import FailedPrecondition, NotFound
 from tests.integration.daemon.stackd_harness import StackdProcess
 
@@ -23,7 +23,7 @@ def _sleeper(stackd: StackdProcess, name: str) -> None:
     stackd.client.container_start(name)
 
 
-def _drain(session: AttachedExec) -> tuple[dict[str, bytes], int | None]:
+def _drain(session: AttachSession) -> tuple[dict[str, bytes], int | None]:
     out: dict[str, bytes] = {"stdout": b"", "stderr": b""}
     while True:
         chunk = session.read()

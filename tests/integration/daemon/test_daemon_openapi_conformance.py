@@ -112,9 +112,11 @@ def test_responses_match_the_document(busybox_image: ImageInfo, busybox_tar: Pat
     lines = c.call("POST", "/containers/web/exec/stream", expect=200,
                    json={"cmd": ["sh", "-c", "echo out; exit 7"]})
     assert lines[-1] == {"stream": "exit", "data": "", "exit_code": 7}
-    # The attach route's 101 and WebSocket are driven in test_daemon_exec_attach.py;
-    # here: a plain GET is refused with a documented error, before any command runs.
+    # The attach routes' 101 and WebSocket are driven in test_daemon_exec_attach.py and
+    # test_daemon_attach.py; here: a plain GET is refused with a documented error, before
+    # any command runs or any session opens.
     c.call("GET", "/containers/web/exec/attach", expect=400, params={"cmd": "true"})
+    c.call("GET", "/containers/web/attach", expect=400, params={"stdin": "true"})
     c.call("GET", "/containers/web/top", expect=200)
     c.call("GET", "/containers/web/stats", expect=200)
     c.call("POST", "/containers/web/pause", expect=204)
