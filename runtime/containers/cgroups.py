@@ -9,6 +9,7 @@ controller is mounted.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pwd
@@ -23,22 +24,29 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 _V1_UNLIMITED = 0x7FFFFFFFFFFFF000
 
 
-def _paths(pid: int) -> tuple[dict[str, Path], Path | None]:
-    """(v1 controller -> directory, v2 directory or None) for process ``pid``."""
-    v1: dict[str, Path] = {}
-    v2: Path | None = None
-    unified = CGROUP_ROOT / "unified"
+def _groups(pid: int) -> dict[str, str]:
+    """Controller -> path in its hierarchy for process ``pid``; "" is the v2 tree."""
+    groups: dict[str, str] = {}
     with open(f"/proc/{pid}/cgroup") as f:
         for line in f:
             _, controllers, path = line.rstrip("\n").split(":", 2)
-            rel = path.lstrip("/")
-            if not controllers:
-                base = unified if unified.is_dir() else CGROUP_ROOT
-                v2 = base / rel
-                continue
-            for c in controllers.split(","):
-                v1[c] = CGROUP_ROOT / c / rel
-    return v1, v2
+            for c in controllers.split(",") if controllers else [""]:
+                groups[c] = path.lstrip("/")
+    return groups
+
+
+@functools.cache
+def _v2_root() -> Path:
+    unified = CGROUP_ROOT / "unified"  # the hybrid layout
+    return unified if unified.is_dir() else CGROUP_ROOT
+
+
+def _paths(pid: int) -> tuple[dict[str, Path], Path | None]:
+    """(v1 controller -> directory, v2 directory or None) for process ``pid``."""
+    groups = _groups(pid)
+    v2 = groups.pop("", None)
+    return ({c: CGROUP_ROOT / c / rel for c, rel in groups.items()},
+            None if v2 is None else _v2_root() / v2)
 
 
 def _read_int(path: Path) -> int | None:
@@ -88,20 +96,25 @@ def frozen(pid: int, cid: str) -> bool | None:
     freezer where runc keeps it (v1's freezer controller, else v2's ``cgroup.freeze``).
     None when it cannot tell: ``pid`` is not in the container's cgroup (it exited and
     the number was reused), a freeze is under way, or the files cannot be read."""
+    # Called for every running container on every listing: plain strings, no Paths.
     try:
-        v1, v2 = _paths(pid)
+        groups = _groups(pid)
     except (OSError, ValueError):
         return None
-    group = v1.get("freezer", v2)
-    if group is None or cid not in group.name:
+    v1 = "freezer" in groups
+    rel = groups.get("freezer", groups.get(""))
+    if rel is None or cid not in rel.rsplit("/", 1)[-1]:
         return None
+    group = f"{CGROUP_ROOT}/freezer/{rel}" if v1 else f"{_v2_root()}/{rel}"
     try:
-        if "freezer" in v1:
-            state = (group / "freezer.state").read_text().strip()
-            return {"THAWED": False, "FROZEN": True}.get(state)
-        if (group / "cgroup.freeze").read_text().strip() == "0":
-            return False
-        return "frozen 1" in (group / "cgroup.events").read_text().splitlines() or None
+        if v1:
+            with open(f"{group}/freezer.state") as f:
+                return {"THAWED": False, "FROZEN": True}.get(f.read().strip())
+        with open(f"{group}/cgroup.freeze") as f:
+            if f.read().strip() == "0":
+                return False
+        with open(f"{group}/cgroup.events") as f:
+            return "frozen 1" in f.read().splitlines() or None
     except OSError:
         return None
 

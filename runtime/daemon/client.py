@@ -14,19 +14,24 @@ import contextlib
 import json
 import logging
 import threading
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from runtime import api
-from runtime.daemon import codec
-from runtime.daemon.connection import Pool, Response, TransportError
-from runtime.daemon.exec_attach import AttachSession
-from runtime.daemon.exec_stream import ExecChunk
-from runtime.daemon.routes import BY_NAME, PING_PATH, Route, query_encode
-from runtime.daemon.system import DiskUsage, PruneReport, SystemInfo, VersionInfo
+from runtime.daemon.connection import PING_PATH, Pool, Response, TransportError
 from runtime.daemon.tls import Address, TlsFiles, parse_address
 from runtime.errors import EngineError, Failed, Unavailable, from_category
+
+# The route table and the codec bring in the API's types (the costliest import of a
+# CLI run): they are imported at the first call that needs them, so that what needs
+# none (ping, the plan memo's replay) stays cheap.
+if TYPE_CHECKING:
+    from runtime import api
+    from runtime.daemon.exec_attach import AttachSession
+    from runtime.daemon.exec_stream import ExecChunk
+    from runtime.daemon.routes import Route
+    from runtime.daemon.system import DiskUsage, PruneReport, SystemInfo, VersionInfo
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +82,15 @@ class HttpEngine:
         params: list[tuple[str, str]] = []
         for p in route.params:
             if p.where == "query" and p.name in kwargs:
-                params += [(p.name, v) for v in query_encode(p.type, kwargs[p.name])]
+                params += [(p.name, v) for v in _routes().query_encode(p.type, kwargs[p.name])]
         if params:
             path += "?" + urlencode(params, quote_via=quote)
         return path
 
     def _request(self, route: Route, kwargs: Mapping[str, Any]) -> tuple[str, bytes | None]:
         """The target (path and query) and the JSON body of a call."""
+        from runtime.daemon import codec
+
         body = {p.name: codec.encode(kwargs[p.name]) for p in route.params
                 if p.where == "body" and p.name in kwargs}
         content = json.dumps(body).encode() if route.method == "POST" else None
@@ -109,7 +116,7 @@ class HttpEngine:
             raise Unavailable(f"stackd at {self.address}: answer broken: {exc}") from exc
 
     def _call(self, name: str, /, **kwargs: Any) -> Any:
-        route = BY_NAME[name]
+        route = _routes().BY_NAME[name]
         target, content = self._request(route, kwargs)
         response = self._send_raw(route.method, target, content)
         data = self._read(response)
@@ -118,6 +125,8 @@ class HttpEngine:
         recorder = self._recorder
         if recorder is not None and recorder[0] == threading.get_ident():
             recorder[1].append((route.method, target, content, data))
+        from runtime.daemon import codec
+
         return codec.decode(route.return_type, json.loads(data))
 
     # --- recording and replaying (orchestrator.plancache) ------------------------------
@@ -142,11 +151,13 @@ class HttpEngine:
 
     def _items(self, name: str, /, **kwargs: Any) -> Iterator[Any]:
         """Send now (so an error raises here), then yield the lines lazily."""
-        route = BY_NAME[name]
+        route = _routes().BY_NAME[name]
         response = self._send(route, kwargs)
         return self._lines(route, response)
 
     def _lines(self, route: Route, response: Response) -> Iterator[Any]:
+        from runtime.daemon import codec
+
         try:
             for data in _json_lines(response):
                 if isinstance(data, dict) and set(data) == {"error"}:
@@ -156,7 +167,9 @@ class HttpEngine:
             response.close()
 
     def _progress(self, name: str, progress: Callable[[Any], None] | None, /, **kwargs: Any) -> Any:
-        route = BY_NAME[name]
+        from runtime.daemon import codec
+
+        route = _routes().BY_NAME[name]
         response = self._send(route, kwargs)
         try:
             for data in _json_lines(response):
@@ -294,7 +307,7 @@ class HttpEngine:
         """An attach route's WebSocket (an error answer raises as the engine's error)."""
         from runtime.daemon.websocket import WsSession, handshake_key
 
-        target = self._target(BY_NAME[name], kwargs)
+        target = self._target(_routes().BY_NAME[name], kwargs)
         headers = {"Connection": "Upgrade", "Upgrade": "websocket",
                    "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": handshake_key()}
         try:
@@ -367,6 +380,12 @@ class HttpEngine:
 
     def system_prune(self, *, all: bool = False, volumes: bool = False) -> PruneReport:
         return self._call("system_prune", all=all, volumes=volumes)  # type: ignore[no-any-return]
+
+
+def _routes() -> types.ModuleType:
+    from runtime.daemon import routes
+
+    return routes
 
 
 def _json_lines(response: Response) -> Iterator[Any]:

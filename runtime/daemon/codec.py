@@ -26,6 +26,7 @@ import enum
 import functools
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from runtime.errors import InvalidArgument
@@ -43,8 +44,9 @@ def encode(value: object) -> JsonValue:
         return value.value
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(bytes(value)).decode("ascii")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: encode(getattr(value, name)) for name in names}
     if isinstance(value, collections.abc.Mapping):
         return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -52,106 +54,204 @@ def encode(value: object) -> JsonValue:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The fields of a dataclass type (None for other types), looked up once per type."""
+    try:
+        return _FIELD_NAMES[cls]
+    except KeyError:
+        names = (tuple(f.name for f in dataclasses.fields(cls))
+                 if dataclasses.is_dataclass(cls) else None)
+        _FIELD_NAMES[cls] = names
+        return names
+
+
 def decode(tp: Any, data: JsonValue, *, path: str = "$") -> Any:
     """``data`` as a value of type ``tp``; ``InvalidArgument`` names the path when it does not fit."""
+    return _decoder(tp)(data, path)
+
+
+# A decoder per type, made once from the type hints: a listing of thirty containers
+# decodes thousands of values, and dispatching on the type for each one cost more than
+# the decoding itself.
+_Decoder = Callable[[JsonValue, str], Any]
+
+
+@functools.cache
+def _decoder(tp: Any) -> _Decoder:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any or tp is object:
-        return data
+        return lambda data, path: data
     if tp is None or tp is type(None):
-        if data is not None:
-            raise _mismatch(path, "null", data)
-        return None
+        return _null
     if origin in (typing.Union, types.UnionType):
-        return _decode_union(args, data, path)
+        return _union_decoder(args)
     if origin is typing.Literal:
-        if data not in args or isinstance(data, bool) != any(isinstance(a, bool) for a in args):
+        return _literal_decoder(args)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return _enum_decoder(tp)
+    simple = {bool: _bool, int: _int, float: _float, str: _str, bytes: _bytes}
+    if tp in simple:
+        return simple[tp]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass_decoder(tp)
+    if origin is tuple:
+        return _tuple_decoder(args)
+    if origin in (list, collections.abc.Sequence):
+        item = _decoder(args[0])
+
+        def decode_list(data: JsonValue, path: str) -> Any:
+            if not isinstance(data, list):
+                raise _mismatch(path, "array", data)
+            return [item(v, f"{path}[{i}]") for i, v in enumerate(data)]
+        return decode_list
+    if origin in (dict, collections.abc.Mapping):
+        value = _decoder(args[1])
+
+        def decode_mapping(data: JsonValue, path: str) -> Any:
+            if not isinstance(data, dict):
+                raise _mismatch(path, "object", data)
+            return {k: value(v, f"{path}.{k}") for k, v in data.items()}
+        return decode_mapping
+
+    def cannot(data: JsonValue, path: str) -> Any:
+        raise TypeError(f"{path}: cannot decode into {tp!r}")
+    return cannot
+
+
+def _null(data: JsonValue, path: str) -> None:
+    if data is not None:
+        raise _mismatch(path, "null", data)
+
+
+def _bool(data: JsonValue, path: str) -> bool:
+    if not isinstance(data, bool):
+        raise _mismatch(path, "boolean", data)
+    return data
+
+
+def _int(data: JsonValue, path: str) -> int:
+    if isinstance(data, bool) or not isinstance(data, int):
+        raise _mismatch(path, "integer", data)
+    return data
+
+
+def _float(data: JsonValue, path: str) -> float:
+    if isinstance(data, bool) or not isinstance(data, int | float):
+        raise _mismatch(path, "number", data)
+    return float(data)
+
+
+def _str(data: JsonValue, path: str) -> str:
+    if not isinstance(data, str):
+        raise _mismatch(path, "string", data)
+    return data
+
+
+def _bytes(data: JsonValue, path: str) -> bytes:
+    if not isinstance(data, str):
+        raise _mismatch(path, "base64 string", data)
+    try:
+        return base64.b64decode(data.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise InvalidArgument(f"{path}: not valid base64") from exc
+
+
+def _literal_decoder(args: tuple[Any, ...]) -> _Decoder:
+    any_bool = any(isinstance(a, bool) for a in args)
+
+    def decode_literal(data: JsonValue, path: str) -> Any:
+        if data not in args or isinstance(data, bool) != any_bool:
             choices = ", ".join(repr(a) for a in args)
             raise InvalidArgument(f"{path}: {data!r} is not one of {choices}")
         return data
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+    return decode_literal
+
+
+def _enum_decoder(tp: type[enum.Enum]) -> _Decoder:
+    def decode_enum(data: JsonValue, path: str) -> Any:
         try:
             return tp(data)
         except ValueError as exc:
             choices = ", ".join(repr(m.value) for m in tp)
             raise InvalidArgument(f"{path}: {data!r} is not one of {choices}") from exc
-    if tp is bool:
-        if not isinstance(data, bool):
-            raise _mismatch(path, "boolean", data)
-        return data
-    if tp is int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise _mismatch(path, "integer", data)
-        return data
-    if tp is float:
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            raise _mismatch(path, "number", data)
-        return float(data)
-    if tp is str:
-        if not isinstance(data, str):
-            raise _mismatch(path, "string", data)
-        return data
-    if tp is bytes:
-        if not isinstance(data, str):
-            raise _mismatch(path, "base64 string", data)
-        try:
-            return base64.b64decode(data.encode("ascii"), validate=True)
-        except (binascii.Error, UnicodeEncodeError) as exc:
-            raise InvalidArgument(f"{path}: not valid base64") from exc
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _decode_dataclass(tp, data, path)
-    if origin is tuple:
+    return decode_enum
+
+
+def _tuple_decoder(args: tuple[Any, ...]) -> _Decoder:
+    if len(args) == 2 and args[1] is Ellipsis:
+        item = _decoder(args[0])
+
+        def decode_tuple(data: JsonValue, path: str) -> Any:
+            if not isinstance(data, list):
+                raise _mismatch(path, "array", data)
+            return tuple(item(v, f"{path}[{i}]") for i, v in enumerate(data))
+        return decode_tuple
+    items = [_decoder(a) for a in args]
+
+    def decode_fixed(data: JsonValue, path: str) -> Any:
         if not isinstance(data, list):
             raise _mismatch(path, "array", data)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(decode(args[0], v, path=f"{path}[{i}]") for i, v in enumerate(data))
-        if len(data) != len(args):
-            raise InvalidArgument(f"{path}: expected an array of {len(args)} items, got {len(data)}")
-        return tuple(decode(a, v, path=f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, data, strict=True)))
-    if origin in (list, collections.abc.Sequence):
-        if not isinstance(data, list):
-            raise _mismatch(path, "array", data)
-        return [decode(args[0], v, path=f"{path}[{i}]") for i, v in enumerate(data)]
-    if origin in (dict, collections.abc.Mapping):
+        if len(data) != len(items):
+            raise InvalidArgument(f"{path}: expected an array of {len(items)} items, "
+                                  f"got {len(data)}")
+        return tuple(d(v, f"{path}[{i}]") for i, (d, v) in enumerate(zip(items, data, strict=True)))
+    return decode_fixed
+
+
+def _union_decoder(args: tuple[Any, ...]) -> _Decoder:
+    nullable = type(None) in args
+    candidates = [_decoder(a) for a in args if a is not type(None)]
+
+    def decode_union(data: JsonValue, path: str) -> Any:
+        if data is None and nullable:
+            return None
+        last: InvalidArgument | None = None
+        for candidate in candidates:
+            try:
+                return candidate(data, path)
+            except InvalidArgument as exc:
+                last = exc
+        if len(candidates) == 1 and last is not None:
+            raise last
+        raise InvalidArgument(f"{path}: {_kind(data)} does not fit any of the allowed types")
+    return decode_union
+
+
+def _dataclass_decoder(tp: type) -> _Decoder:
+    fields = dataclasses.fields(tp)
+    names = frozenset(f.name for f in fields)
+    # (name, decoder, required); made on first use, so that a type may refer to itself,
+    # and assigned whole, so that a thread never sees half of it
+    plan: tuple[tuple[str, _Decoder, bool], ...] = ()
+
+    def decode_dataclass(data: JsonValue, path: str) -> Any:
+        nonlocal plan
         if not isinstance(data, dict):
-            raise _mismatch(path, "object", data)
-        return {k: decode(args[1], v, path=f"{path}.{k}") for k, v in data.items()}
-    raise TypeError(f"{path}: cannot decode into {tp!r}")
-
-
-def _decode_union(args: tuple[Any, ...], data: JsonValue, path: str) -> Any:
-    if data is None and type(None) in args:
-        return None
-    candidates = [a for a in args if a is not type(None)]
-    last: InvalidArgument | None = None
-    for arg in candidates:
+            raise _mismatch(path, f"{tp.__name__} object", data)
+        if not plan:
+            hints = type_hints(tp)
+            plan = tuple((f.name, _decoder(hints[f.name]),
+                          f.default is dataclasses.MISSING
+                          and f.default_factory is dataclasses.MISSING) for f in fields)
+        if not names.issuperset(data):
+            unknown = sorted(set(data) - names)
+            raise InvalidArgument(f"{path}: unknown field(s) {', '.join(unknown)} for "
+                                  f"{tp.__name__}")
+        kwargs: dict[str, Any] = {}
+        for name, decoder, required in plan:
+            if name in data:
+                kwargs[name] = decoder(data[name], f"{path}.{name}")
+            elif required:
+                raise InvalidArgument(f"{path}: missing required field {name} of {tp.__name__}")
         try:
-            return decode(arg, data, path=path)
-        except InvalidArgument as exc:
-            last = exc
-    if len(candidates) == 1 and last is not None:
-        raise last
-    raise InvalidArgument(f"{path}: {_kind(data)} does not fit any of the allowed types")
-
-
-def _decode_dataclass(tp: type, data: JsonValue, path: str) -> Any:
-    if not isinstance(data, dict):
-        raise _mismatch(path, f"{tp.__name__} object", data)
-    hints = type_hints(tp)
-    fields = {f.name: f for f in dataclasses.fields(tp)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise InvalidArgument(f"{path}: unknown field(s) {', '.join(unknown)} for {tp.__name__}")
-    kwargs: dict[str, Any] = {}
-    for name, f in fields.items():
-        if name in data:
-            kwargs[name] = decode(hints[name], data[name], path=f"{path}.{name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise InvalidArgument(f"{path}: missing required field {name} of {tp.__name__}")
-    try:
-        return tp(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgument(f"{path}: {exc}") from exc
+            return tp(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"{path}: {exc}") from exc
+    return decode_dataclass
 
 
 def _kind(data: JsonValue) -> str:

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
     from runtime.daemon.tls import Address
 
+# Outside the route table: "is stackd there?" (every CLI run asks it first).
+PING_PATH = "/_ping"
+
 MAX_LINE = 65536
 MAX_HEADERS = 100
 IDLE_KEPT = 16  # idle connections kept per pool

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from runtime.daemon import codec
-from runtime.daemon.routes import PING_PATH, ROUTES, STREAM_CONTENT_TYPE, Param, Route
+from runtime.daemon.connection import PING_PATH
+from runtime.daemon.routes import ROUTES, STREAM_CONTENT_TYPE, Param, Route
 from runtime.daemon.system import API_VERSION
 from runtime.errors import HTTP_STATUS
 

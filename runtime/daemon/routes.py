@@ -205,7 +205,6 @@ ROUTES: tuple[Route, ...] = (
 BY_NAME: dict[str, Route] = {r.name: r for r in ROUTES}
 
 # Not an API method: answers 200 "OK" as soon as the server listens (autostart waits on it).
-PING_PATH = "/_ping"
 
 
 # --- query strings (shared by server and client) ---------------------------------------

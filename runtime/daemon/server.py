@@ -30,7 +30,8 @@ from typing import Any
 from aiohttp import web
 
 from runtime.daemon import codec
-from runtime.daemon.routes import PING_PATH, ROUTES, STREAM_CONTENT_TYPE, Route, query_decode
+from runtime.daemon.connection import PING_PATH
+from runtime.daemon.routes import ROUTES, STREAM_CONTENT_TYPE, Route, query_decode
 from runtime.errors import HTTP_STATUS, EngineError, InvalidArgument, NotFound, Unauthorized
 
 log = logging.getLogger(__name__)
