@@ -10,6 +10,7 @@ one of them records the exit and emits "die".
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -231,10 +232,17 @@ def _to_row(record: ContainerRecord) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=1024)
+def _config(text: str) -> ContainerConfig:
+    """A stored config, decoded once: it never changes after create, and every listing
+    reads every container's (frozen: one value may serve every record that has it)."""
+    return codec.from_data(ContainerConfig, json.loads(text))
+
+
 def _from_row(row: Any) -> ContainerRecord:
     return ContainerRecord(
         id=row["id"], name=row["name"], image=row["image"], image_id=row["image_id"],
-        config=codec.from_data(ContainerConfig, json.loads(row["config"])),
+        config=_config(row["config"]),
         state=ContainerState(row["state"]), pid=row["pid"], exit_code=row["exit_code"],
         created_at=row["created_at"], started_at=row["started_at"],
         finished_at=row["finished_at"], restart_count=row["restart_count"],
