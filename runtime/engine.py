@@ -200,6 +200,15 @@ class LocalEngine:
         return self.containers.container_exec(ref, cmd, env=env, user=user, workdir=workdir,
                                               stdin=stdin)
 
+    def container_probe(self, ref: str, cmd: Sequence[str], *, timeout: float) -> api.ExecResult:
+        """``container_exec`` with a deadline (stackd's healthchecks; not in the Engine API):
+        past ``timeout`` seconds the command and what it started in the container are
+        killed, and ``runtime.containers.exec.ExecTimeout`` is raised."""
+        from runtime.containers.exec import run_exec
+
+        return run_exec(self.containers.exec_command(ref, cmd, tty=False), stdin=None,
+                        timeout=timeout)
+
     def container_wait(self, ref: str, *, timeout: float | None = None) -> int:
         return self.containers.container_wait(ref, timeout=timeout)
 

@@ -48,8 +48,8 @@ def status_text(info: api.ContainerInfo) -> str:
         elif info.health is not rapi.HealthStatus.NONE:
             text += f" ({'health: starting' if info.health is rapi.HealthStatus.STARTING else info.health.value})"
         return text
-    if info.state is rapi.ContainerState.RESTARTING:
-        return f"Restarting ({info.exit_code})"
+    if info.state is rapi.ContainerState.RESTARTING:  # in the back-off after an exit
+        return f"Restarting ({info.exit_code}) {_ago(now - (info.finished_at or now))} ago"
     if info.state in (rapi.ContainerState.EXITED, rapi.ContainerState.DEAD):
         return f"Exited ({info.exit_code}) {_ago(now - (info.finished_at or now))} ago"
     return info.state.value.capitalize()

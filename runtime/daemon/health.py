@@ -8,8 +8,10 @@ every ``start_interval`` during ``start_period``, then every ``interval``.
 Status (Docker's rules): ``starting`` until the first success; a success makes
 it ``healthy``; ``retries`` failures in a row make it ``unhealthy``, except that
 failures inside the start period do not count. A probe that outlives
-``timeout`` fails. The last five results are kept (``health_log``); every
-change of status is an event ``health_status: <status>``.
+``timeout`` fails ("Health check exceeded timeout (1s)", exit code -1, as Docker
+says it) and is killed, with whatever it started in the container. The last
+five results are kept (``health_log``); every change of status is an event
+``health_status: <status>``.
 
 ``unready()`` is the set of containers with a check that are not healthy (starting
 or unhealthy): the networks' DNS leaves them out of its answers.
@@ -26,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from runtime import api
+from runtime.containers.exec import ExecTimeout
 from runtime.daemon.supervision_store import SupervisionStore
 from runtime.errors import EngineError
 
@@ -58,6 +61,17 @@ def probe_argv(check: api.Healthcheck) -> list[str] | None:
     if check.test[0] == "CMD-SHELL":
         return ["/bin/sh", "-c", " ".join(check.test[1:])] if len(check.test) > 1 else None
     return ["/bin/sh", "-c", " ".join(check.test)]  # a bare string, as compose allows
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Docker prints it in health messages: ``500ms``, ``1s``, ``1m30s`` (pure)."""
+    if seconds < 1:
+        return f"{round(seconds * 1000, 3):g}ms"
+    minutes, rest = divmod(seconds, 60)
+    rest = round(rest, 3)
+    if not minutes:
+        return f"{rest:g}s"
+    return f"{int(minutes)}m{rest:g}s" if rest else f"{int(minutes)}m0s"
 
 
 def next_status(*, current: api.HealthStatus, streak: int, ok: bool, in_start_period: bool,
@@ -185,29 +199,22 @@ class HealthMonitor:
         argv = probe_argv(entry.check)
         assert argv is not None
         start = time.time()
-        result: list[api.ExecResult | EngineError] = []
-
-        def run() -> None:
-            try:
-                result.append(self.engine.container_exec(entry.id, argv))
-            except EngineError as exc:
-                result.append(exc)
-
-        worker = threading.Thread(target=run, daemon=True, name="stackd-probe")
-        worker.start()
-        worker.join(entry.check.timeout)
-        end = time.time()
-        if not result:
-            code, output = -1, f"healthcheck exceeded its timeout ({entry.check.timeout:g} s)"
-        elif isinstance(result[0], EngineError):
+        try:
+            # The engine kills a probe past its timeout, with what it started in the
+            # container: a hung check must not leave a process behind on every interval.
+            result = self.engine.container_probe(entry.id, argv,
+                                                 timeout=max(MIN_INTERVAL, entry.check.timeout))
+        except ExecTimeout as exc:
+            code, output = -1, f"Health check exceeded timeout ({go_duration(exc.timeout)})"
+        except EngineError as exc:
             with self._lock:
                 if self._checks.get(entry.id) != entry:
                     return  # the container stopped meanwhile: not a probe failure
-            code, output = -1, result[0].message
+            code, output = -1, exc.message
         else:
-            code = result[0].exit_code
-            output = (result[0].stdout + result[0].stderr)[:OUTPUT_KEEP].decode(errors="replace")
-        self._record(entry, api.HealthLogEntry(start=start, end=end, exit_code=code,
+            code = result.exit_code
+            output = (result.stdout + result.stderr)[:OUTPUT_KEEP].decode(errors="replace")
+        self._record(entry, api.HealthLogEntry(start=start, end=time.time(), exit_code=code,
                                                output=output))
 
     def _record(self, entry: _Check, probe: api.HealthLogEntry) -> None:

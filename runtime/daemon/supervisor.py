@@ -18,6 +18,10 @@ Policy (Docker's, plus deploy.restart_policy):
 - back-off: ``delay`` (default 100 ms) doubling per quick failure, capped at
   1 min; a run of 10 s resets it.
 
+From the exit until the policy's start is done (the back-off included), inspect
+and list show the container "restarting" (``overlay``), as Docker does; a user
+stop or start meanwhile cancels the restart, and the state reads "exited" again.
+
 State that must survive a daemon restart (counts, user stops, the exit already
 handled) is in ``SupervisionStore``; ``adopt`` runs the policy for exits that
 happened while no daemon was watching.
@@ -84,6 +88,7 @@ class Supervisor:
         self._lock = threading.RLock()
         self._watched: dict[str, _Watched] = {}
         self._pending: dict[str, float] = {}  # id -> monotonic time of the restart
+        self._starting: set[str] = set()  # ids the policy is starting again right now
         # Quick failures in a row (back-off exponent); memory only: a new daemon starts gently.
         self._failures: dict[str, int] = {}
         self._stopped = threading.Event()
@@ -193,10 +198,22 @@ class Supervisor:
         if item.health != api.HealthStatus.NONE:
             extra["health"] = item.health
             extra["health_log"] = item.health_log
-        with self._lock:
-            if info.id in self._pending and info.state == api.ContainerState.EXITED:
-                extra["state"] = api.ContainerState.RESTARTING
+        if self._restarting(info, item):
+            extra["state"] = api.ContainerState.RESTARTING
         return extra
+
+    def _restarting(self, info: api.ContainerInfo, item: Supervised) -> bool:
+        """Docker's "restarting": an exited container the policy will start again, from
+        the exit (even before the next tick handles it) through the back-off to the end
+        of the start; a user stop or start meanwhile ends it."""
+        if info.state not in (api.ContainerState.EXITED, api.ContainerState.DEAD):
+            return False
+        with self._lock:
+            if info.id in self._pending or info.id in self._starting:
+                return True
+        if info.finished_at is None or item.handled_exit == info.finished_at:
+            return False
+        return wants_restart(info, self._policy_view(info, item))
 
     # --- the loop --------------------------------------------------------------------
 
@@ -271,15 +288,11 @@ class Supervisor:
                 return  # this exit was handled already (or the container never ran)
             if info.id in self._pending:
                 return
-            if not item.stopped_during(info.started_at) and self._stop_requested(info.id):
-                item = replace(item, user_stopped_at=info.finished_at)
             ran = (info.finished_at - info.started_at) if info.started_at else 0.0
             policy = info.config.restart
             if ran >= RESET_AFTER:
                 self._failures.pop(info.id, None)
-            if policy.window is not None and ran >= policy.window:
-                item = replace(item, attempts=0)
-            item = replace(item, handled_exit=info.finished_at)
+            item = self._policy_view(info, item)
             if not wants_restart(info, item):
                 self.store.put(item)
                 log.info("container %s exited (%s): policy %s, not restarting", info.name,
@@ -292,6 +305,18 @@ class Supervisor:
             self._pending[info.id] = time.monotonic() + delay
             log.info("container %s exited (%s): restart in %.1f s (policy %s)", info.name,
                      info.exit_code, delay, policy.name)
+
+    def _policy_view(self, info: api.ContainerInfo, item: Supervised) -> Supervised:
+        """``item`` once the exit of ``info`` is handled: a stop through the container part
+        counts as a user stop, a run longer than the policy's window starts the count over."""
+        assert info.finished_at is not None
+        if not item.stopped_during(info.started_at) and self._stop_requested(info.id):
+            item = replace(item, user_stopped_at=info.finished_at)
+        ran = (info.finished_at - info.started_at) if info.started_at else 0.0
+        window = info.config.restart.window
+        if window is not None and ran >= window:
+            item = replace(item, attempts=0)
+        return replace(item, handled_exit=info.finished_at)
 
     def _stop_requested(self, cid: str) -> bool:
         """Did someone stop it through the container part (maybe without the daemon)?"""
@@ -317,22 +342,31 @@ class Supervisor:
                 if (current.state not in (api.ContainerState.EXITED, api.ContainerState.DEAD)
                         or item.stopped_during(current.started_at)):
                     continue  # started by someone, or a user stop seen since the exit
+                # Still "restarting" (not "exited" with the new count) until the start is done.
+                self._starting.add(cid)
                 self.store.put(replace(item, restart_count=item.restart_count + 1,
                                        attempts=item.attempts + 1))
             try:
-                self.engine.container_start(cid)
+                self._restart(cid)
+            finally:
+                with self._lock:
+                    self._starting.discard(cid)
+
+    def _restart(self, cid: str) -> None:
+        try:
+            self.engine.container_start(cid)
+            info = self.engine.container_inspect(cid)
+        except NotFound:
+            self._forget(cid)
+            return
+        except EngineError as exc:
+            log.warning("container %s: restart failed: %s", cid[:12], exc.message)
+            with contextlib.suppress(NotFound):
                 info = self.engine.container_inspect(cid)
-            except NotFound:
-                self._forget(cid)
-                continue
-            except EngineError as exc:
-                log.warning("container %s: restart failed: %s", cid[:12], exc.message)
-                with contextlib.suppress(NotFound):
-                    info = self.engine.container_inspect(cid)
-                    # A failed start is an exit of its own: back off further.
-                    self._retry_failed_start(info)
-                continue
-            self._observe(info, None)
+                # A failed start is an exit of its own: back off further.
+                self._retry_failed_start(info)
+            return
+        self._observe(info, None)
 
     def _retry_failed_start(self, info: api.ContainerInfo) -> None:
         with self._lock:
@@ -348,6 +382,7 @@ class Supervisor:
         with self._lock:
             self._watched.pop(cid, None)
             self._pending.pop(cid, None)
+            self._starting.discard(cid)
             self._failures.pop(cid, None)
         self.health.forget(cid)
         self.store.delete(cid)

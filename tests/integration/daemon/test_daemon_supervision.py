@@ -179,8 +179,8 @@ def test_kill_9_of_the_daemon_stops_no_container(busybox_image: ImageInfo,
     stackd.start()
 
     def settled() -> bool:
-        # exited again AFTER the restart (during the back-off the count is already 1
-        # while the state still shows the first, missed exit)
+        # exited again AFTER the restart (not the first, missed exit: that one reads
+        # "restarting" until the new run has started)
         info = client.container_inspect("quits")
         return (info.restart_count == 1 and info.state == ContainerState.EXITED
                 and (info.started_at or 0) >= restarted_at)
@@ -189,3 +189,67 @@ def test_kill_9_of_the_daemon_stops_no_container(busybox_image: ImageInfo,
     assert sorted(n for n, c in infos.items() if c.state == ContainerState.RUNNING) == [
         f"run{i}" for i in range(4)]
     assert infos["quits"].exit_code == 3
+
+
+def test_a_probe_past_its_timeout_is_killed_with_what_it_started(busybox_image: ImageInfo,
+                                                                 stackd: StackdProcess) -> None:
+    client = stackd.client
+    # The probe's shell stays (two commands) and starts a background child: all must go.
+    check = Healthcheck(test=("CMD-SHELL", "sleep 31 & sleep 30; echo late"), interval=60,
+                        timeout=0.5, retries=1, start_period=0, start_interval=60)
+    client.container_create(busybox("hung", "sleep 60", healthcheck=check))
+    client.container_start("hung")
+    wait_for("the probe's result", lambda: len(client.container_inspect("hung").health_log) == 1)
+    info = client.container_inspect("hung")
+    [probe] = info.health_log
+    assert (probe.exit_code, probe.output) == (-1, "Health check exceeded timeout (500ms)")
+    assert probe.end - probe.start < 5
+    assert info.health == HealthStatus.UNHEALTHY
+    # Only the container's own process is left (the next probe is a minute away).
+    assert [p.command for p in client.container_top("hung")] == ["sleep 60"]
+
+
+def test_restarting_during_the_back_off_then_running(busybox_image: ImageInfo,
+                                                     stackd: StackdProcess) -> None:
+    client = stackd.client
+    client.container_create(busybox("flap", "sleep 1; exit 1", restart=RestartPolicy(
+        name="on-failure", max_attempts=1, delay=2.0)))
+    client.container_start("flap")
+    wait_for("the back-off",
+             lambda: client.container_inspect("flap").state == ContainerState.RESTARTING)
+    info = client.container_inspect("flap")
+    assert (info.exit_code, info.restart_count) == (1, 0)
+    assert info.finished_at is not None
+    exited_at = info.finished_at
+    listed = {c.name: c for c in client.container_list()}  # listed without --all, as docker ps
+    assert listed["flap"].state == ContainerState.RESTARTING
+    while (info := client.container_inspect("flap")).state == ContainerState.RESTARTING:
+        assert time.time() - exited_at < 10, "still restarting long after the delay"
+        time.sleep(0.05)
+    # No "exited" in between (the new count with the old exit): straight to the new run.
+    assert (info.state, info.restart_count) == (ContainerState.RUNNING, 1), info
+    assert info.started_at is not None and info.started_at - exited_at >= 1.9
+    wait_for("the second exit, the last (max_attempts=1)",
+             lambda: client.container_inspect("flap").state == ContainerState.EXITED)
+    time.sleep(0.5)
+    info = client.container_inspect("flap")
+    assert (info.state, info.exit_code, info.restart_count) == (ContainerState.EXITED, 1, 1)
+    assert "flap" not in {c.name for c in client.container_list()}
+
+
+def test_a_stop_during_the_back_off_cancels_the_restart(busybox_image: ImageInfo,
+                                                        stackd: StackdProcess) -> None:
+    client = stackd.client
+    t0 = time.time()
+    client.container_create(busybox("stopme", "exit 1", restart=RestartPolicy(
+        name="on-failure", delay=2.0)))
+    client.container_start("stopme")
+    wait_for("the back-off",
+             lambda: client.container_inspect("stopme").state == ContainerState.RESTARTING)
+    client.container_stop("stopme", timeout=1)
+    info = client.container_inspect("stopme")
+    assert (info.state, info.exit_code, info.restart_count) == (ContainerState.EXITED, 1, 0)
+    time.sleep(2.5)  # past the delay: nothing starts it
+    info = client.container_inspect("stopme")
+    assert (info.state, info.restart_count) == (ContainerState.EXITED, 0)
+    assert starts(stackd, "stopme", t0) == 1
