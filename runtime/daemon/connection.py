@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
     from runtime.daemon.tls import Address
 
-# Outside the route table: "is stackd there?" (every CLI run asks it first).
+# Outside the route table: "is stackd there?" (every CLI run asks it first). Answers
+# 200 "OK" as soon as the server listens (autostart waits on it).
 PING_PATH = "/_ping"
 
 MAX_LINE = 65536

@@ -27,20 +27,31 @@ import collections.abc
 import inspect
 import re
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
 from runtime import api
 from runtime.daemon import codec
-from runtime.daemon.exec_attach import AttachSession, ContainerAttachApi, ExecAttachApi
-from runtime.daemon.exec_stream import ExecStreamApi
-from runtime.daemon.system import SystemApi
 
 HttpMethod = Literal["GET", "POST", "DELETE"]
-# What stackd serves: the Engine API and its own extensions, one method per route.
-SERVED_PROTOCOLS: tuple[type, ...] = (api.Engine, SystemApi, ExecStreamApi, ExecAttachApi,
-                                      ContainerAttachApi)
+
+
+def served_protocols() -> tuple[type, ...]:
+    """What stackd serves: the Engine API and its own extensions, one method per route."""
+    return tuple(_served())
+
+
+def _served() -> Iterator[type]:
+    # The extensions are imported only when asked for: a client's call to an Engine
+    # method (every CLI run makes some) never needs them.
+    yield api.Engine
+    from runtime.daemon.exec_attach import ContainerAttachApi, ExecAttachApi
+    from runtime.daemon.exec_stream import ExecStreamApi
+    from runtime.daemon.system import SystemApi
+
+    yield from (SystemApi, ExecStreamApi, ExecAttachApi, ContainerAttachApi)
 StreamKind = Literal["none", "items", "progress", "attach"]
 
 STREAM_CONTENT_TYPE = "application/x-ndjson"
@@ -64,7 +75,7 @@ class Route:
 
     @cached_property
     def function(self) -> Any:
-        for owner in SERVED_PROTOCOLS:
+        for owner in _served():
             if hasattr(owner, self.name):
                 return getattr(owner, self.name)
         raise AttributeError(f"route {self.method} {self.path}: no API method {self.name}")
@@ -118,6 +129,8 @@ class Route:
     def stream(self) -> StreamKind:
         if self.progress_param is not None:
             return "progress"
+        from runtime.daemon.exec_attach import AttachSession
+
         if self.return_type is AttachSession:
             return "attach"
         if typing.get_origin(self.return_type) in (collections.abc.Iterator,
@@ -203,8 +216,6 @@ ROUTES: tuple[Route, ...] = (
 )
 
 BY_NAME: dict[str, Route] = {r.name: r for r in ROUTES}
-
-# Not an API method: answers 200 "OK" as soon as the server listens (autostart waits on it).
 
 
 # --- query strings (shared by server and client) ---------------------------------------

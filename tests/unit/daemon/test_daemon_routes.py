@@ -6,7 +6,7 @@ import inspect
 
 from runtime import api
 from runtime.daemon.client import HttpEngine
-from runtime.daemon.routes import BY_NAME, ROUTES, SERVED_PROTOCOLS
+from runtime.daemon.routes import BY_NAME, ROUTES, served_protocols
 
 
 def _methods(protocol: type) -> set[str]:
@@ -16,7 +16,7 @@ def _methods(protocol: type) -> set[str]:
 def test_every_engine_and_system_method_has_exactly_one_route() -> None:
     names = [r.name for r in ROUTES]
     assert len(names) == len(set(names))
-    assert set(names) == set().union(*(_methods(p) for p in SERVED_PROTOCOLS))
+    assert set(names) == set().union(*(_methods(p) for p in served_protocols()))
     assert {"container_exec_stream", "system_info"} <= set(names)
     assert _methods(api.Engine) <= set(names)
 
