@@ -3,14 +3,12 @@ when stdin is one (not with -T), the container's exit code, --rm."""
 
 from __future__ import annotations
 
-import os
-import select
 import subprocess
-import time
 
 import pytest
 
 from tests.e2e.conftest import STACK, StackCli
+from tests.terminal import run_on_terminal
 
 TEXT = """
 services:
@@ -42,37 +40,12 @@ def test_run_from_a_terminal_gets_one_unless_t(stack_cli: StackCli, no_tty: bool
     project = stack_cli.project("runtty", TEXT)
     argv = [*STACK, *project, "run", "--rm", *(["-T"] if no_tty else []), "svc",
             "sh", "-c", "tty; echo ready; read x; echo got:$x; exit 3"]
-    pid, fd = os.forkpty()
-    if pid == 0:  # the child: the CLI on a terminal of its own
-        try:
-            os.chdir(stack_cli.cwd)
-            os.execve(argv[0], argv, stack_cli.env)
-        finally:
-            os._exit(127)
-    output = b""
-    try:
-        deadline = time.monotonic() + 90
-        sent = False
-        while time.monotonic() < deadline:
-            if not sent and b"ready" in output:
-                os.write(fd, b"abc\r" if not no_tty else b"abc\n")
-                sent = True
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if not ready:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:  # EIO: the CLI exited and closed the terminal
-                break
-            if not data:
-                break
-            output += data
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(fd)
+    output, code = run_on_terminal(argv, env=stack_cli.env, cwd=stack_cli.cwd,
+                                   prompt=b"ready", answer=b"abc\n" if no_tty else b"abc\r",
+                                   timeout=90)
     assert b"got:abc" in output, output
     if no_tty:
         assert b"not a tty" in output and b"/dev/pts/" not in output, output
     else:
         assert b"/dev/pts/" in output, output
-    assert os.waitstatus_to_exitcode(status) == 3, output
+    assert code == 3, output

@@ -4,7 +4,6 @@ on its unix socket, and `stack container run -i/-it`, `start -a`, `attach` over 
 from __future__ import annotations
 
 import os
-import select
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from runtime.daemon.exec_attach import AttachSession
 from runtime.errors import NotFound
 from tests.integration.daemon.pki import make_pki
 from tests.integration.daemon.stackd_harness import StackdProcess, cleanup_engine
+from tests.terminal import run_on_terminal
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 
@@ -154,34 +154,9 @@ def test_run_i_pipes_stdin_through_a_remote_daemon(
 def test_run_it_under_a_terminal_through_a_remote_daemon(
         remote: tuple[StackdProcess, list[str]]) -> None:
     _, stack = remote
-    pid, fd = os.forkpty()
-    if pid == 0:  # the child: the CLI on a terminal of its own
-        try:
-            argv = [*stack, "container", "run", "-it", "--rm", "--network", "none", "busybox",
-                    "sh", "-c", "echo ready; read x; echo got:$x; exit 3"]
-            os.execve(sys.executable, argv, _env())
-        finally:
-            os._exit(127)
-    output = b""
-    try:
-        deadline = time.monotonic() + 60
-        sent = False
-        while time.monotonic() < deadline:
-            if not sent and b"ready" in output:  # written at once: not lost to the start
-                os.write(fd, b"abc\r")
-                sent = True
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if not ready:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:  # EIO: the CLI exited and closed the terminal
-                break
-            if not data:
-                break
-            output += data
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(fd)
+    argv = [*stack, "container", "run", "-it", "--rm", "--network", "none",
+            "busybox", "sh", "-c", "echo ready; read x; echo got:$x; exit 3"]
+    # "ready" is written at once: not lost to the start
+    output, code = run_on_terminal(argv, env=_env(), prompt=b"ready", answer=b"abc\r")
     assert b"got:abc" in output, output
-    assert os.waitstatus_to_exitcode(status) == 3, output
+    assert code == 3, output

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import select
 import sys
-import time
 
 import pytest
 
@@ -13,6 +11,7 @@ from runtime.api import ContainerConfig, ImageInfo
 from runtime.daemon.exec_attach import AttachSession
 from runtime.errors import FailedPrecondition, NotFound
 from tests.integration.daemon.stackd_harness import StackdProcess
+from tests.terminal import run_on_terminal
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 
@@ -67,33 +66,7 @@ def test_cli_exec_it_from_a_terminal(busybox_image: ImageInfo, stackd: StackdPro
     _sleeper(stackd, "tt")
     env = {k: v for k, v in os.environ.items() if k != "STACK_ENGINE"}
     env["STACK_HOST"] = f"unix://{stackd.config.socket_path}"
-    pid, fd = os.forkpty()
-    if pid == 0:  # the child: the CLI on a terminal of its own
-        try:
-            os.execve(sys.executable, [sys.executable, "-m", "orchestrator.cli.main",
-                                       "container", "exec", "-it", "tt", "sh"], env)
-        finally:
-            os._exit(127)
-    output = b""
-    try:
-        deadline = time.monotonic() + 60
-        sent = False
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if not sent and (b"#" in output or b"$" in output):
-                os.write(fd, b"echo hi; exit 3\r")
-                sent = True
-            if not ready:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:  # EIO: the CLI exited and closed the terminal
-                break
-            if not data:
-                break
-            output += data
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(fd)
+    argv = [sys.executable, "-m", "orchestrator.cli.main", "container", "exec", "-it", "tt", "sh"]
+    output, code = run_on_terminal(argv, env=env, prompt=b"#", answer=b"echo hi; exit 3\r")
     assert b"hi\r\n" in output, output
-    assert os.waitstatus_to_exitcode(status) == 3, output
+    assert code == 3, output
