@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +30,22 @@ IFNAMSIZ = 15  # longest Linux interface name
 _AF_INET = 2
 _AF_INET6 = 10
 _IFA_F_NODAD = 0x02
+_NET_ADDR_SET = "3"  # /sys/class/net/*/addr_assign_type: the address was set, not inherited
+
+
+def random_mac() -> str:
+    """A locally administered unicast MAC address."""
+    octets = bytearray(os.urandom(6))
+    octets[0] = (octets[0] & 0xFE) | 0x02
+    return ":".join(f"{b:02x}" for b in octets)
+
+
+def _mac_pinned(name: str) -> bool:
+    try:
+        with open(f"/sys/class/net/{name}/addr_assign_type") as f:
+            return f.read().strip() == _NET_ADDR_SET
+    except OSError:
+        return False
 
 
 @contextmanager
@@ -54,10 +71,18 @@ def ensure_bridge(ipr: IPRoute, *, name: str, addresses: Sequence[Interface],
     try:
         index = link_index(ipr, name)
         if index is None:
-            ipr.link("add", ifname=name, kind="bridge")
+            # A bridge whose address is not set takes the lowest MAC of its ports, so it
+            # changes whenever a container leaves; the others' ARP entries for the gateway
+            # then point nowhere and DNS / outbound traffic stalls for seconds. A set
+            # address never follows the ports (Docker sets one for the same reason).
+            ipr.link("add", ifname=name, kind="bridge", address=random_mac())
             index = link_index(ipr, name)
             if index is None:
                 raise Failed(f'bridge "{name}" vanished right after it was made')
+        elif not _mac_pinned(name):  # made before addresses were set: pin the one it has
+            current = ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
+            if current:
+                ipr.link("set", index=index, address=current)
         if mtu:
             ipr.link("set", index=index, mtu=mtu)
         present = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index)}
