@@ -373,8 +373,10 @@ def _converge(run: _Run, splan: ServicePlan) -> tuple[list[str], bool]:
     """Carry out a service's container changes; (ids of its containers, replaced any)."""
     ids: list[str] = []
     recreated = False
-    numbers = [c.number for c in splan.containers]
-    next_number = max(numbers, default=0) + 1
+    # numbers held by a container of the service now; a start-first replacement takes the
+    # lowest free one, so a service's numbers stay within 1..replicas+1 update after update
+    # (the old replica keeps its name until it is gone: the engine cannot rename)
+    used = {c.number for c in splan.containers}
     for change in splan.containers:
         run.check_cancel()
         try:
@@ -383,8 +385,10 @@ def _converge(run: _Run, splan: ServicePlan) -> tuple[list[str], bool]:
             elif change.action is Action.RECREATE:
                 recreated = True
                 if change.start_first:
-                    ids.append(_replace_start_first(run, change, next_number))
-                    next_number += 1
+                    number = min(n for n in range(1, len(used) + 2) if n not in used)
+                    used.add(number)
+                    ids.append(_replace_start_first(run, change, number))
+                    used.discard(change.number)
                 else:
                     ids.append(_recreate(run, change))
             elif change.action is Action.START:
@@ -456,8 +460,12 @@ def _replace_start_first(run: _Run, change: ContainerChange, number: int) -> str
     cid = _create(run, change.service, number, name)
     if run.options.start:
         try:
+            timeout = run.options.wait_timeout
+            if timeout is None:  # the old one serves meanwhile: never wait without end
+                check = run.health.healthcheck_of(run.engine.container_inspect(cid))
+                timeout = conditions.settle_time(check) if check is not None else None
             conditions.wait_healthy(run.engine, run.health, cid, label=name, cancel=run.cancel,
-                                    timeout=run.options.wait_timeout)
+                                    timeout=timeout)
         except ConditionFailed as exc:
             # keep the old one serving; take the new one away
             run.engine.container_remove(cid, force=True)

@@ -109,6 +109,18 @@ class HealthTracker:
         probe.next_at = now + max(interval, 0.05)
 
 
+SETTLE_MARGIN = 10.0  # seconds beyond a healthcheck's own schedule (a busy host, a slow exec)
+
+
+def settle_time(check: api.Healthcheck) -> float:
+    """The longest ``check`` can leave a container "starting" when probes run on schedule:
+    the start period, then ``retries`` failed probes (each up to interval + timeout after
+    the last) make it unhealthy; plus a margin. Waits without a timeout of their own stop
+    there, so a supervisor that never probes cannot hang ``up``."""
+    retries = max(1, check.retries)
+    return check.start_period + (retries + 1) * (check.interval + check.timeout) + SETTLE_MARGIN
+
+
 def _sleep(cancel: threading.Event, seconds: float) -> None:
     if cancel.wait(seconds):
         raise Cancelled()

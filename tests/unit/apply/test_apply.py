@@ -252,6 +252,55 @@ services:
         "container_start", "proj-web-2") >= 0.05
 
 
+def test_start_first_numbers_stay_within_one_more_than_the_replicas(tmp_path: Path) -> None:
+    text = """
+services:
+  web:
+    image: busybox:latest
+    scale: 3
+    environment: {V: "0"}
+    healthcheck: {test: ["CMD", "true"]}
+    deploy: {update_config: {order: start-first}}
+"""
+    engine = FakeEngine(health={"web": "healthy"})
+    run_up(engine, load_text(text, tmp_path))
+    seen = []
+    for version in range(1, 4):
+        _, result = run_up(engine, load_text(text.replace('V: "0"', f'V: "{version}"'),
+                                             tmp_path))
+        assert not result.failed
+        seen.append(sorted(c.name for c in engine.containers.values()))
+    # each replacement takes the lowest number free at that moment, never a running one's
+    assert seen == [["proj-web-1", "proj-web-2", "proj-web-4"],
+                    ["proj-web-1", "proj-web-2", "proj-web-3"],
+                    ["proj-web-1", "proj-web-2", "proj-web-4"]]
+
+
+def test_start_first_update_gives_up_when_health_never_settles(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new replica left "starting" for good (a supervisor that never probes) must not
+    hang `up`: the wait ends where the healthcheck's own schedule would have, the old
+    replica stays and the new one goes."""
+    from orchestrator import conditions
+
+    monkeypatch.setattr(conditions, "SETTLE_MARGIN", 0.0)
+    text = """
+services:
+  web:
+    image: busybox:latest
+    environment: {V: "1"}
+    healthcheck: {test: ["CMD", "true"], interval: 20ms, timeout: 30ms, retries: 1}
+    deploy: {update_config: {order: start-first}}
+"""
+    engine = FakeEngine(health={"web": "starting"})
+    run_up(engine, load_text(text, tmp_path))
+    _, result = run_up(engine, load_text(text.replace('V: "1"', 'V: "2"'), tmp_path))
+    assert [(r.service, r.error) for r in result.failed] == [
+        ("web", 'start-first update of "proj-web-1" failed: container "proj-web-2" was not '
+                "healthy after 0.1s")]
+    assert [c.name for c in engine.containers.values()] == ["proj-web-1"]
+
+
 def test_scale_up_then_down(tmp_path: Path) -> None:
     text = "services:\n  w: {image: busybox:latest, scale: 3}\n"
     engine = FakeEngine()
