@@ -61,7 +61,12 @@ class DaemonService:
             return self.engine.container_list(all=all, labels=labels)
         # A container in its restart back-off is "exited" to the engine, "restarting" here,
         # and listed without ``all`` (as ``docker ps`` lists it).
-        infos = [self._overlay(c) for c in self.engine.container_list(all=True, labels=labels)]
+        supervisor = self.supervisor
+        items = supervisor.store.all()  # one query, not one per container
+        infos = []
+        for info in self.engine.container_list(all=True, labels=labels):
+            extra = supervisor.overlay(info, items.get(info.id))
+            infos.append(dataclasses.replace(info, **extra) if extra else info)
         return infos if all else [i for i in infos if i.state in _ACTIVE]
 
     def container_create(self, config: api.ContainerConfig) -> api.ContainerInfo:

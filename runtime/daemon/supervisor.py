@@ -189,9 +189,11 @@ class Supervisor:
                 self._pending.pop(cid, None)
             self.health.forget(cid)
 
-    def overlay(self, info: api.ContainerInfo) -> dict[str, Any]:
-        """Fields of ``info`` the supervisor knows better (for inspect and list)."""
-        item = self.store.get(info.id)
+    def overlay(self, info: api.ContainerInfo, item: Supervised | None = None
+                ) -> dict[str, Any]:
+        """Fields of ``info`` the supervisor knows better (for inspect and list);
+        ``item``: its record, when the caller read them all at once (a listing)."""
+        item = item or self.store.get(info.id)
         extra: dict[str, Any] = {}
         if item.restart_count > info.restart_count:
             extra["restart_count"] = item.restart_count
