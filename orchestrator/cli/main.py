@@ -5,8 +5,9 @@ Exit codes (documented in README.md):
     3 the stack file is invalid · 4 no stack file found · 130 interrupted
 """
 
-from __future__ import annotations
 
+# No `from __future__ import annotations` here: Typer reads the root options' types on
+# every run, and string annotations would have it compile and evaluate each one.
 import logging
 import os
 import sys
