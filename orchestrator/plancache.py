@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MEMO_VERSION: Final = 1
+MEMO_VERSION: Final = 2  # 2: a "not found" answer is recorded too
 MEMO_ENTRIES: Final = 64
 _ORCHESTRATOR: Final = Path(__file__).resolve().parent
 _RUNTIME: Final = _ORCHESTRATOR.parent / "runtime"
@@ -96,10 +96,13 @@ def still_empty(engine: object, opened: OpenedProject, memo_key: tuple[str, str]
             if answer is None:
                 return False
             answers.append(answer)
+        hit = _digest(answers) == memo.get("answers")
     except EngineError as exc:  # the full path will say what is wrong, with context
         log.debug("plan memo: replay failed: %s", exc)
         return False
-    hit = _digest(answers) == memo.get("answers")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a memo or an answer
+        log.debug("plan memo: %s: out of shape: %r", memo_key[0], exc)  # not as written
+        return False
     log.debug("plan memo %s: %s", memo_key[0], "hit" if hit else "the answers changed")
     return hit
 
@@ -109,9 +112,14 @@ def remember(opened: OpenedProject, memo_key: tuple[str, str],
     """Note that the plan made from ``calls``' answers was empty."""
     if calls is None or not calls:
         return
-    entry = opened.entry or cache.lookup(opened.options)  # a fresh load was just stored
+    entry = opened.entry
     if entry is None:
-        return
+        # A fresh load was stored as it was made; but an edit loaded by another command
+        # since then (the files are read again now) may have replaced it: only an entry
+        # of this very model may vouch for this plan.
+        entry = cache.lookup(opened.options)
+        if entry is None or entry.payload != _pickled(opened):
+            return
     memo = {"key": memo_key[1], "model": _model_digest(entry),
             "calls": [[m, t, None if b is None else b.decode()] for m, t, b, _ in calls],
             "answers": _digest(a for _, _, _, a in calls)}
@@ -132,6 +140,16 @@ def _read(memo_key: tuple[str, str]) -> dict[str, Any] | None:
     if not isinstance(memo, dict) or memo.get("key") != memo_key[1]:
         return None
     return memo
+
+
+def _pickled(opened: OpenedProject) -> bytes | None:
+    """The loaded model as the loader cache stores it."""
+    import pickle
+
+    try:
+        return pickle.dumps(opened.loaded, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # as the loader cache: an unpicklable value is just not kept
+        return None
 
 
 def _model_digest(entry: cache.Entry) -> str:
@@ -157,7 +175,9 @@ def _digest(answers: Iterator[bytes] | Sequence[bytes]) -> str:
 
 
 def _code_stamp() -> tuple[tuple[int, int, int] | None, ...]:
-    """The code a plan comes from: the orchestrator's modules and the engine's types."""
+    """The code a plan comes from (the orchestrator's modules, the engine's types) and the
+    code that decides which requests observe makes and how they are recorded."""
     names = sorted(e.path for e in os.scandir(_ORCHESTRATOR) if e.name.endswith(".py"))
-    names += [str(_RUNTIME / "api.py"), str(_RUNTIME / "daemon" / "codec.py")]
+    names += [str(_ORCHESTRATOR / "cli" / "project_cmds.py"), str(_RUNTIME / "api.py"),
+              str(_RUNTIME / "daemon" / "codec.py"), str(_RUNTIME / "daemon" / "client.py")]
     return tuple(cache.file_stamp(n) for n in names)

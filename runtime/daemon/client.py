@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 
 from runtime.daemon.connection import PING_PATH, Pool, Response, TransportError
 from runtime.daemon.tls import Address, TlsFiles, parse_address
-from runtime.errors import EngineError, Failed, Unavailable, from_category
+from runtime.errors import EngineError, Failed, NotFound, Unavailable, from_category
 
 # The route table and the codec bring in the API's types (the costliest import of a
 # CLI run): they are imported at the first call that needs them, so that what needs
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 # Engine calls can take long (stop timeouts, pulls, wait): only connecting is bounded.
 CONNECT_TIMEOUT = 5.0
 PING_TIMEOUT = 2.0
+# A recorded "not found" (its message left out: callers only see the category). A plan
+# made while an object was missing is another plan once it is there.
+NOT_FOUND = b'{"$not_found":true}'
 
 
 class HttpEngine:
@@ -118,23 +121,30 @@ class HttpEngine:
     def _call(self, name: str, /, **kwargs: Any) -> Any:
         route = _routes().BY_NAME[name]
         target, content = self._request(route, kwargs)
-        response = self._send_raw(route.method, target, content)
+        try:
+            response = self._send_raw(route.method, target, content)
+        except NotFound:  # an answer too: observe reads it as "there is none"
+            self._note(route.method, target, content, NOT_FOUND)
+            raise
         data = self._read(response)
         if response.status_code == 204:
             return None
-        recorder = self._recorder
-        if recorder is not None and recorder[0] == threading.get_ident():
-            recorder[1].append((route.method, target, content, data))
+        self._note(route.method, target, content, data)
         from runtime.daemon import codec
 
         return codec.decode(route.return_type, json.loads(data))
 
     # --- recording and replaying (orchestrator.plancache) ------------------------------
 
+    def _note(self, method: str, target: str, content: bytes | None, answer: bytes) -> None:
+        recorder = self._recorder
+        if recorder is not None and recorder[0] == threading.get_ident():
+            recorder[1].append((method, target, content, answer))
+
     @contextlib.contextmanager
     def recording(self) -> Iterator[list[tuple[str, str, bytes | None, bytes]]]:
         """The calls this thread makes while the block runs: method, target, body and the
-        answer's bytes (calls with a JSON answer only)."""
+        answer's bytes (calls with a JSON answer, and ``NOT_FOUND`` for a "not found")."""
         calls: list[tuple[str, str, bytes | None, bytes]] = []
         self._recorder = (threading.get_ident(), calls)
         try:
@@ -143,9 +153,13 @@ class HttpEngine:
             self._recorder = None
 
     def exchange(self, method: str, target: str, body: bytes | None) -> bytes | None:
-        """One recorded request sent again: the answer's bytes, None when it is not a
-        JSON answer (an error category raises, as any call's would)."""
-        response = self._send_raw(method, target, body)
+        """One recorded request sent again: the answer's bytes (``NOT_FOUND`` as recorded
+        for one), None when it is not a JSON answer (another error category raises, as any
+        call's would)."""
+        try:
+            response = self._send_raw(method, target, body)
+        except NotFound:
+            return NOT_FOUND
         data = self._read(response)
         return data if response.status_code == 200 else None
 

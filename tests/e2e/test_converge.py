@@ -100,6 +100,14 @@ def test_noop_up_from_the_memo_still_sees_every_change(stack_cli: StackCli) -> N
     Path(project[1]).write_text(edited)
     out, err = up()
     assert "Recreate (config changed: command)" in err and ": hit" not in err
+    time.sleep(0.6)
+    up()  # the recreated one was "starting" when remembered: healthy now, a miss
+    # an edit of the service without a healthcheck: loaded afresh, applied, remembered
+    Path(project[1]).write_text(edited.replace('"3600"]\n', '"3602"]\n'))
+    out, err = up()
+    assert "Recreate (config changed: command)" in err and ": hit" not in err
+    out, err = up()
+    assert out == up_to_date and ": hit" in err
 
 
 def chain(n: int) -> str:

@@ -128,3 +128,50 @@ def test_a_torn_memo_is_a_miss(opened: OpenedProject, tmp_path: Path) -> None:
     key = remember_empty(engine, opened, {})
     (tmp_path / "cache" / "stack" / "plans" / key[0]).write_text("{not json")
     assert not plancache.still_empty(engine, opened, key)
+
+
+def test_a_plan_of_one_model_is_not_remembered_for_another(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`up` loads afresh and plans; meanwhile the file is edited and another command
+    stores the edit in the loader cache: the memo must not vouch for the edit."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "stack.yaml").write_text(STACK)
+    options = LoadOptions(files=(tmp_path / "stack.yaml",), environ={}, working_dir=tmp_path)
+    fresh = open_project(options)  # what `up` plans with
+    assert fresh.entry is None
+    (tmp_path / "stack.yaml").write_text(STACK + "    command: [sleep, '1']\n")
+    open_project(options)  # `stack ps` in another terminal: the edit is stored
+    engine = Engine()
+    key = remember_empty(engine, fresh, {"detach": True})
+
+    edited = open_project(options)
+    assert edited.entry is not None
+    assert not plancache.still_empty(engine, edited, key)
+
+
+def test_a_fresh_load_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "stack.yaml").write_text(STACK)
+    options = LoadOptions(files=(tmp_path / "stack.yaml",), environ={}, working_dir=tmp_path)
+    fresh = open_project(options)
+    assert fresh.entry is None
+    engine = Engine()
+    key = remember_empty(engine, fresh, {"detach": True})
+    assert plancache.still_empty(engine, open_project(options), key)
+
+
+@pytest.mark.parametrize("damage", ["no calls", "bad call", "answer not JSON"])
+def test_a_memo_or_answer_out_of_shape_is_a_miss_not_an_error(
+        opened: OpenedProject, tmp_path: Path, damage: str) -> None:
+    engine = Engine()
+    key = remember_empty(engine, opened, {})
+    path = tmp_path / "cache" / "stack" / "plans" / key[0]
+    memo = json.loads(path.read_text())
+    if damage == "no calls":
+        del memo["calls"]
+    elif damage == "bad call":
+        memo["calls"] = [["GET", "/networks"]]
+    else:
+        engine.exchange = lambda method, target, body: b"<html>"  # type: ignore[method-assign]
+    path.write_text(json.dumps(memo))
+    assert not plancache.still_empty(engine, opened, key)
