@@ -70,7 +70,7 @@ def _field_names(cls: type) -> tuple[str, ...] | None:
 
 def decode(tp: Any, data: JsonValue, *, path: str = "$") -> Any:
     """``data`` as a value of type ``tp``; ``InvalidArgument`` names the path when it does not fit."""
-    return _decoder(tp)(data, path)
+    return _decoder_of(tp)(data, path)
 
 
 # A decoder per type, made once from the type hints: a listing of thirty containers
@@ -79,10 +79,15 @@ def decode(tp: Any, data: JsonValue, *, path: str = "$") -> Any:
 _Decoder = Callable[[JsonValue, str], Any]
 
 
+def _decoder_of(tp: Any) -> _Decoder:
+    # The arguments are in the cache key: unions compare equal in any order
+    # (``int | float == float | int``), and a union decodes in its own order.
+    return _decoder(tp, typing.get_args(tp))
+
+
 @functools.cache
-def _decoder(tp: Any) -> _Decoder:
+def _decoder(tp: Any, args: tuple[Any, ...]) -> _Decoder:
     origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
     if tp is Any or tp is object:
         return lambda data, path: data
     if tp is None or tp is type(None):
@@ -101,7 +106,7 @@ def _decoder(tp: Any) -> _Decoder:
     if origin is tuple:
         return _tuple_decoder(args)
     if origin in (list, collections.abc.Sequence):
-        item = _decoder(args[0])
+        item = _decoder_of(args[0])
 
         def decode_list(data: JsonValue, path: str) -> Any:
             if not isinstance(data, list):
@@ -109,7 +114,7 @@ def _decoder(tp: Any) -> _Decoder:
             return [item(v, f"{path}[{i}]") for i, v in enumerate(data)]
         return decode_list
     if origin in (dict, collections.abc.Mapping):
-        value = _decoder(args[1])
+        value = _decoder_of(args[1])
 
         def decode_mapping(data: JsonValue, path: str) -> Any:
             if not isinstance(data, dict):
@@ -183,14 +188,14 @@ def _enum_decoder(tp: type[enum.Enum]) -> _Decoder:
 
 def _tuple_decoder(args: tuple[Any, ...]) -> _Decoder:
     if len(args) == 2 and args[1] is Ellipsis:
-        item = _decoder(args[0])
+        item = _decoder_of(args[0])
 
         def decode_tuple(data: JsonValue, path: str) -> Any:
             if not isinstance(data, list):
                 raise _mismatch(path, "array", data)
             return tuple(item(v, f"{path}[{i}]") for i, v in enumerate(data))
         return decode_tuple
-    items = [_decoder(a) for a in args]
+    items = [_decoder_of(a) for a in args]
 
     def decode_fixed(data: JsonValue, path: str) -> Any:
         if not isinstance(data, list):
@@ -204,7 +209,7 @@ def _tuple_decoder(args: tuple[Any, ...]) -> _Decoder:
 
 def _union_decoder(args: tuple[Any, ...]) -> _Decoder:
     nullable = type(None) in args
-    candidates = [_decoder(a) for a in args if a is not type(None)]
+    candidates = [_decoder_of(a) for a in args if a is not type(None)]
 
     def decode_union(data: JsonValue, path: str) -> Any:
         if data is None and nullable:
@@ -234,7 +239,7 @@ def _dataclass_decoder(tp: type) -> _Decoder:
             raise _mismatch(path, f"{tp.__name__} object", data)
         if not plan:
             hints = type_hints(tp)
-            plan = tuple((f.name, _decoder(hints[f.name]),
+            plan = tuple((f.name, _decoder_of(hints[f.name]),
                           f.default is dataclasses.MISSING
                           and f.default_factory is dataclasses.MISSING) for f in fields)
         if not names.issuperset(data):
