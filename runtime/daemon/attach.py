@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runtime.api import ContainerState, LogEntry
@@ -137,14 +140,16 @@ class MainProcessAttach:
             if not self._wait_for_start():
                 return
             self._went_live()
-            entries = read_logs(self._containers.log_path(self._id), follow=True,
-                                since=self._since, tail=None, still_running=self._still_running)
-            for entry in entries:
-                if not self._put(ExecChunk(stream=entry.stream, data=_bytes(entry))):
-                    return
+            with _held(self._containers.log_path(self._id)) as log_path:
+                entries = read_logs(log_path, follow=True, since=self._since, tail=None,
+                                    still_running=self._still_running)
+                for entry in entries:
+                    if not self._put(ExecChunk(stream=entry.stream, data=_bytes(entry))):
+                        return
             code = self._wait_exit()
-        except NotFound:  # removed under us (run --rm of another client, rm -f)
+        except NotFound:  # removed under us: its exit (auto_remove), run --rm, rm -f
             log.debug("attach %s: the container is gone", self._name)
+            code = self._died_with()
         except EngineError as exc:
             log.warning("attach %s: %s", self._name, exc.message)
         except Exception:
@@ -215,6 +220,17 @@ class MainProcessAttach:
                 return self._containers.container_wait(self._id, timeout=STATE_LOOK)
         return -1
 
+    def _died_with(self) -> int:
+        """The exit code of a run of this session that ended in the container's removal
+        (an auto_remove container is removed as its exit is recorded): from the "die"
+        event, recorded before the removal; -1 when there is none."""
+        code = -1
+        for event in self._containers.events.stream(
+                since=self._since, filters={"container": self._id, "event": "die"}):
+            with contextlib.suppress(KeyError, ValueError):
+                code = int(event.attributes["exitCode"])
+        return code
+
     def _put(self, chunk: ExecChunk) -> bool:
         """False once the client left."""
         while not self._closed.is_set():
@@ -224,6 +240,22 @@ class MainProcessAttach:
             except queue.Full:
                 continue
         return False
+
+
+@contextlib.contextmanager
+def _held(path: Path) -> Iterator[Path]:
+    """``path`` kept open while the block runs, as a path that reaches the open file: the
+    removal of an auto_remove container at its exit deletes the log before the last
+    lines are read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # not there (yet): read it by its name
+        yield path
+        return
+    try:
+        yield Path(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
 
 
 def _bytes(entry: LogEntry) -> bytes:

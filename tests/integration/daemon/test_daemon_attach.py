@@ -3,6 +3,7 @@ on its unix socket, and `stack container run -i/-it`, `start -a`, `attach` over 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -160,3 +161,20 @@ def test_run_it_under_a_terminal_through_a_remote_daemon(
     output, code = run_on_terminal(argv, env=_env(), prompt=b"ready", answer=b"abc\r")
     assert b"got:abc" in output, output
     assert code == 3, output
+
+
+def test_attach_to_an_auto_remove_container_gets_its_output_and_exit_code(
+        busybox_image: ImageInfo, stackd: StackdProcess) -> None:
+    """`run -d --rm -i`, then `attach`: the exit removes the container, but the session
+    still ends with what it wrote last and its exit code (docker attach does)."""
+    client = stackd.client
+    config = _box("gone", "sh", "-c", "cat; echo last; exit 7", stdin_open=True)
+    client.container_create(dataclasses.replace(config, auto_remove=True))
+    session = client.container_attach("gone", stdin=True)
+    try:
+        client.container_start("gone")
+        session.send(b"typed\n")
+        session.close_stdin()
+        assert _drain(session) == ({"stdout": b"typed\nlast\n", "stderr": b""}, 7)
+    finally:
+        session.close()
