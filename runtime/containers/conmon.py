@@ -192,6 +192,8 @@ def send_resize(bundle: Path, *, rows: int, cols: int) -> None:
         return
     try:
         os.write(fd, f"1 {rows} {cols}\n".encode())
+    except BlockingIOError:  # conmon is behind on its fifo: the next resize will tell
+        log.debug("ctl fifo at %s is full: resize to %dx%d dropped", ctl, rows, cols)
     finally:
         os.close(fd)
 
