@@ -268,7 +268,31 @@ def mounts(stack: m.Stack, svc: m.Service) -> tuple[api.Mount, ...]:
         # npipe / cluster / image mounts have no Linux engine equivalent; checks.py rejects them
     for spec in svc.tmpfs:
         out.append(_tmpfs_from_string(spec))
+    out += _file_object_mounts(svc.secrets, stack.secrets, base="/run/secrets/")
+    out += _file_object_mounts(svc.configs, stack.configs, base="/")
     return tuple(out)
+
+
+def _file_object_mounts(refs: tuple[m.FileReference, ...], objects: Mapping[str, m.FileObject],
+                        *, base: str) -> list[api.Mount]:
+    """Secrets (``base`` /run/secrets/) and configs (``base`` /) from files, as Compose
+    mounts them: the file bound read-only at ``target``, a relative target under ``base``.
+
+    Compose ignores uid/gid/mode for file sources (it warns), so do we. ``environment`` and
+    ``content`` sources are copied in by Compose after create; the engine has no such step
+    yet, so they are not mounted (external ones need Swarm, as in Compose).
+    """
+    out: list[api.Mount] = []
+    for ref in refs:
+        obj = objects.get(ref.source)
+        if obj is None or not obj.file:
+            continue
+        target = ref.target or ref.source
+        out.append(api.Mount(type="bind", source=obj.file, read_only=True,
+                             target=target if target.startswith("/") else base + target,
+                             # a missing file is an error, never an empty directory made for it
+                             create_host_path=False))
+    return out
 
 
 def _tmpfs_from_string(spec: str) -> api.Mount:

@@ -18,7 +18,7 @@ from runtime.api import ContainerConfig, EndpointConfig, EndpointInfo, PortBindi
 from runtime.config import EngineConfig
 from runtime.containers import etcfiles, spec
 from runtime.containers.state import ContainerRecord
-from runtime.errors import EngineError, InvalidArgument
+from runtime.errors import EngineError, Failed, InvalidArgument
 from runtime.parts import NetworkDriver
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,20 @@ class ContainerNetworking:
             out.append(spec.OciMount(destination=f"/etc/{name}", type="bind",
                                      source=str(bundle / name), options=("rbind", "rprivate")))
         return out
+
+    def joined_etc_files(self, joined_bundle: Path) -> tuple[str, list[spec.OciMount]]:
+        """(hostname, mounts) for "container:<ref>": as in Docker, the joined container's
+        own hosts, hostname and resolv.conf files (its names, its DNS: the embedded
+        server answers on its networks only), not a copy, so later edits show in both."""
+        files = ("hosts", "hostname", "resolv.conf")
+        missing = [n for n in files if not (joined_bundle / n).is_file()]
+        if missing:
+            raise Failed(f"network container's {', '.join(missing)} not found in "
+                              f"{joined_bundle}")
+        hostname = (joined_bundle / "hostname").read_text().strip()
+        return hostname, [spec.OciMount(destination=f"/etc/{n}", type="bind",
+                                        source=str(joined_bundle / n),
+                                        options=("rbind", "rprivate")) for n in files]
 
     def connect(self, record: ContainerRecord, endpoint: EndpointConfig, *, live: bool
                 ) -> tuple[ContainerConfig, tuple[EndpointInfo, ...]] | None:

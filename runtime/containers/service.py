@@ -172,10 +172,16 @@ class ContainerService:
         bundle.mkdir(parents=True, exist_ok=True)
         merged = Rootfs(bundle).mount(self.images.layer_dirs(image.id))
         user = resolve_user(cfg.user if cfg.user is not None else image.config.user, merged)
-        netns, endpoints, ports = self.net.setup(record, joined_pid=self._joined_pid(record))
-        hostname = cfg.hostname or (socket.gethostname() if netns == "host" else record.id[:12])
-        oci_mounts = self.net.etc_files(record, bundle, hostname=hostname, endpoints=endpoints,
-                                        netns=netns)
+        joined = self._joined(record)
+        netns, endpoints, ports = self.net.setup(
+            record, joined_pid=joined.pid if joined is not None else None)
+        if joined is not None:  # Docker: its hostname and /etc files come with the network
+            hostname, oci_mounts = self.net.joined_etc_files(self.bundle_dir(joined.id))
+        else:
+            hostname = cfg.hostname or (socket.gethostname() if netns == "host"
+                                        else record.id[:12])
+            oci_mounts = self.net.etc_files(record, bundle, hostname=hostname,
+                                            endpoints=endpoints, netns=netns)
         oci_mounts += mounts.prepare(config=cfg, rootfs=merged, volumes=self.volumes,
                                      anonymous=record.anon_volumes)
         document = spec.build_spec(
@@ -199,8 +205,8 @@ class ContainerService:
         self.runc.start(record.id)
         return pid, endpoints, ports
 
-    def _joined_pid(self, record: ContainerRecord) -> int | None:
-        """PID 1 of the container whose network "container:<ref>" joins."""
+    def _joined(self, record: ContainerRecord) -> ContainerRecord | None:
+        """The running container whose network "container:<ref>" joins (its pid is set)."""
         mode = network_mode(record.config)
         if not mode.startswith("container:"):
             return None
@@ -208,7 +214,7 @@ class ContainerService:
         if other.state not in LIVE_STATES or other.pid is None:
             raise FailedPrecondition(f'container "{record.name}": network container '
                                      f'"{other.name}" is not running')
-        return other.pid
+        return other
 
     # --- stop / kill / pause -----------------------------------------------------
 

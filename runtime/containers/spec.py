@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from runtime.api import ContainerConfig, ImageConfig
 from runtime.containers import seccomp
@@ -194,6 +194,20 @@ def rlimits(config: ContainerConfig) -> list[dict[str, Any]]:
     return [{"type": k, "soft": s, "hard": h} for k, (s, h) in limits.items()]
 
 
+# Docker's defaults for a container with a network namespace of its own: any user may bind
+# ports below 1024 and send ICMP echo (images running as non-root on :80 rely on it).
+DEFAULT_NET_SYSCTLS: Final = {"net.ipv4.ip_unprivileged_port_start": "0",
+                              "net.ipv4.ping_group_range": "0 2147483647"}
+
+
+def sysctls(config: ContainerConfig) -> dict[str, str]:
+    """The config's sysctls over Docker's network defaults; those only where the container
+    owns its network namespace (not on the host's, not on another container's)."""
+    mode = config.network_mode or "bridge"
+    own_netns = mode != "host" and not mode.startswith("container:")
+    return {**(DEFAULT_NET_SYSCTLS if own_netns else {}), **config.sysctls}
+
+
 def build_spec(
     *,
     config: ContainerConfig,
@@ -241,7 +255,7 @@ def build_spec(
         "namespaces": ns,
         "resources": resources(config, has_swap_accounting=has_swap_accounting),
         "cgroupsPath": cgroups_path,
-        "sysctl": dict(config.sysctls),
+        "sysctl": sysctls(config),
     }
     if not config.privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)

@@ -56,4 +56,6 @@ def resolve_user(spec: str, rootfs: Path) -> ResolvedUser:
         # Supplementary groups that list the user by name (like initgroups(3)).
         extra = tuple(sorted({int(g[2]) for g in groups
                               if g[2].isdigit() and entry[0] in g[3].split(",") and int(g[2]) != gid}))
-    return ResolvedUser(uid=uid, gid=gid, additional_gids=extra, home=home)
+    # Docker lists the primary group among the supplementary ones too (``id`` shows
+    # ``groups=GID``), so a process that drops to its supplementary groups keeps it.
+    return ResolvedUser(uid=uid, gid=gid, additional_gids=(gid, *extra), home=home)

@@ -22,7 +22,7 @@ def test_users_resolve_in_the_image(tmp_path: Path) -> None:
     (tmp_path / "etc/group").write_text("root:x:0:\napp:x:1001:\nextra:x:2000:app,other\nstaff:x:50\n")
     assert resolve_user("", tmp_path).uid == 0
     app = resolve_user("app", tmp_path)
-    assert (app.uid, app.gid, app.additional_gids, app.home) == (1000, 1001, (2000,), "/home/app")
+    assert (app.uid, app.gid, app.additional_gids, app.home) == (1000, 1001, (1001, 2000), "/home/app")
     assert resolve_user("1000", tmp_path).gid == 1001
     assert (resolve_user("4242:7", tmp_path).uid, resolve_user("4242:7", tmp_path).gid) == (4242, 7)
     assert resolve_user("app:staff", tmp_path).gid == 50
