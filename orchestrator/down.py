@@ -1,5 +1,5 @@
-"""Carry out a down-plan: containers in reverse dependency generations, then networks,
-then (with -v) the project's own named volumes.
+"""Carry out a down-plan: containers in reverse dependency generations (with -v, their
+anonymous volumes too), then networks, then (with -v) the project's own named volumes.
 
 Each generation's containers are stopped and removed side by side; the next
 generation (what they depended on) starts when the previous one is gone. Stop
@@ -53,7 +53,8 @@ def apply_down(*, engine: api.Engine, plan: DownPlan, reporter: Reporter = ignor
             engine.container_stop(change.container_id, timeout=timeout)
             event("Container", change.name, "Stopped")
             event("Container", change.name, "Removing", Phase.WORKING)
-            engine.container_remove(change.container_id, force=True)
+            engine.container_remove(change.container_id, force=True,
+                                    volumes=plan.anonymous_volumes)
             event("Container", change.name, "Removed")
         except NotFound:
             event("Container", change.name, "Removed")

@@ -377,6 +377,7 @@ class DownPlan:
     stop_generations: tuple[tuple[ContainerChange, ...], ...] = ()
     networks: tuple[ResourceChange, ...] = ()
     volumes: tuple[ResourceChange, ...] = ()
+    anonymous_volumes: bool = False  # -v: each container's anonymous volumes go with it
 
     @property
     def empty(self) -> bool:
@@ -408,7 +409,8 @@ def plan_down(observed: Observed, *, stop_order: Iterable[Iterable[str]] | None 
               services: frozenset[str] | None, remove_volumes: bool,
               remove_orphans: bool, external_names: frozenset[str] = frozenset()) -> DownPlan:
     """Remove the project's containers (of ``services``; None: all the project has), its
-    networks, and its own named volumes with ``remove_volumes``. Orphans go first, and
+    networks, and with ``remove_volumes`` its own named volumes and the containers'
+    anonymous ones (as ``docker compose down -v``). Orphans go first, and
     only with ``remove_orphans`` when the stack is known (``services`` is not None).
     External objects (by name) are never touched, whatever their labels say."""
     containers = [c for c in observed.containers
@@ -440,7 +442,7 @@ def plan_down(observed: Observed, *, stop_order: Iterable[Iterable[str]] | None 
         if remove_volumes and name not in external_names
         and v.labels.get("io.stack.project") == observed.project)
     return DownPlan(project=observed.project, stop_generations=tuple(generations),
-                    networks=networks, volumes=volumes)
+                    networks=networks, volumes=volumes, anonymous_volumes=remove_volumes)
 
 
 def _removal(c: ObservedContainer) -> ContainerChange:

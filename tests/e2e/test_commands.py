@@ -157,3 +157,31 @@ def test_attached_up_shows_what_the_attach_options_ask(stack_cli: StackCli) -> N
     assert unknown.returncode == 2 and "--attach: no such service: nope" in unknown.stderr
     detached = stack_cli.run(*project, "up", "-d", "--no-attach", "a", check=False)
     assert detached.returncode == 2 and "cannot be used with -d" in detached.stderr
+
+
+@pytest.mark.root
+def test_anonymous_volumes_go_with_down_v_only(stack_cli: StackCli) -> None:
+    """As `docker compose down`: a container's anonymous volume outlives a plain down
+    (it may hold data) and goes with `down -v`."""
+    project = stack_cli.project("anon", """
+services:
+  app:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+    volumes: ["/data"]
+""")
+
+    def volumes() -> list[str]:
+        return stack_cli.run("volume", "ls", "-q").stdout.split()
+
+    stack_cli.run(*project, "up", "-d")
+    first = volumes()
+    assert len(first) == 1
+    stack_cli.run(*project, "down", "-t", "0")
+    assert volumes() == first
+    stack_cli.run("volume", "rm", first[0])
+
+    stack_cli.run(*project, "up", "-d")
+    assert len(volumes()) == 1
+    stack_cli.run(*project, "down", "-v", "-t", "0")
+    assert volumes() == []

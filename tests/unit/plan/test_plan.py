@@ -240,10 +240,11 @@ def test_down_stops_dependants_first_and_keeps_volumes_without_v(load: LoadFn) -
     assert [[c.name for c in gen] for gen in down.stop_generations] == [
         ["proj-web-1"], ["proj-db-1"]]
     assert [n.name for n in down.networks] == ["proj_default"]
-    assert down.volumes == ()
+    assert down.volumes == () and not down.anonymous_volumes
     with_v = plan_down(observed, stop_order=[], services=None, remove_volumes=True,
                        remove_orphans=True, external_names=frozenset({"proj_default"}))
     assert [v.name for v in with_v.volumes] == ["proj_data"]
+    assert with_v.anonymous_volumes  # the containers' own go with them, as compose down -v
     assert with_v.networks == ()  # external by name: never removed
 
 
