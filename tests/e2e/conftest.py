@@ -136,6 +136,29 @@ def leftovers(config: EngineConfig, table: str, before: set[str], root: Path) ->
     return found
 
 
+def _force_clean(config: EngineConfig) -> None:
+    """Remove whatever the test's engine still has (its daemon is stopped by now)."""
+    from runtime.engine import LocalEngine
+
+    engine = LocalEngine(config)
+    try:
+        for info in engine.container_list(all=True):
+            with contextlib.suppress(Exception):  # every one must go: keep going
+                engine.container_remove(info.id, force=True, volumes=True)
+        for net in engine.network_list():
+            with contextlib.suppress(Exception):
+                engine.network_remove(net.id)
+        for vol in engine.volume_list():
+            with contextlib.suppress(Exception):
+                engine.volume_remove(vol.name, force=True)
+        with contextlib.suppress(Exception):
+            engine.networks.dns.stop()
+    finally:
+        engine.close()
+    subprocess.run(["nft", "delete", "table", "inet", config.nft_table], capture_output=True,
+                   check=False)
+
+
 def _our_bridges(config: EngineConfig) -> set[str]:
     """The bridges of our engine's networks (read while they exist: names come from ids)."""
     from runtime.engine import LocalEngine
@@ -174,4 +197,6 @@ def stack_cli(engine_config: EngineConfig, busybox_image: ImageInfo, tmp_path: P
         # like one of ours)
         left = [x for x in left if not x.startswith("bridge ")]
         left += [f"bridge {b}" for b in sorted(ours & bridges())]
+        if left:  # the test failed or `down` did: take it all down all the same, then say so
+            _force_clean(config)
         assert not left, f"left behind: {left}"
