@@ -10,17 +10,21 @@ pool, its own nftables table), busybox imported from the host's static busybox:
    healthcheck interval 1s (target: at most 0.2x compose).
 
 Compose runs only when ``docker compose version`` and ``docker info`` answer
-(see /work/shared/anchors/start-docker.sh); otherwise only our times print.
+(see /work/shared/anchors/start-docker.sh); otherwise our times are compared
+with the compose figures recorded in bench/recorded/bench_up.json (``--record``
+rewrites them from a run with Docker; they are only as good as the machine they
+came from, which the file names).
 Every case is taken down after itself; the stackd this script caused is
 stopped (by the pid in our run dir) and the temp dirs are removed.
 
-    python3 bench/bench_up.py [--runs 3] [--no-compose]
+    python3 bench/bench_up.py [--runs 3] [--no-compose] [--record]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -33,6 +37,7 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+RECORDED = Path(__file__).resolve().parent / "recorded" / "bench_up.json"
 STACK = [sys.executable, "-m", "orchestrator.cli.main"]
 
 
@@ -130,10 +135,24 @@ def import_busybox(env: dict[str, str], tmp: Path) -> None:
         metadata.close()
 
 
+def record(compose: dict[str, dict[str, float]]) -> None:
+    """Keep compose's figures (and where they come from) for runs without Docker."""
+    version = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True,
+                             text=True, check=False).stdout.strip()
+    uname = os.uname()
+    RECORDED.parent.mkdir(exist_ok=True)
+    RECORDED.write_text(json.dumps({
+        "recorded_at": time.strftime("%Y-%m-%d", time.gmtime()),
+        "host": f"{uname.sysname} {uname.release} {uname.machine}, {os.cpu_count()} CPUs",
+        "compose_version": version, "results": compose}, indent=2) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-compose", action="store_true")
+    parser.add_argument("--record", action="store_true",
+                        help=f"save compose's figures to {RECORDED.relative_to(REPO)}")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench_up needs root", file=sys.stderr)
@@ -165,11 +184,20 @@ def main() -> int:
         subprocess.run(["umount", "-R", "-l", str(tmp)], capture_output=True, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
 
+    compose = {k: v for k, v in results.items() if k.startswith("compose ")}
+    source = "measured now"
+    if compose and args.record:
+        record(compose)
+    elif not compose and RECORDED.exists():
+        saved = json.loads(RECORDED.read_text())
+        compose, source = saved["results"], f"recorded {saved['recorded_at']} on {saved['host']}"
+    print(f"compose figures: {source if compose else 'not available'}")
+
     def row(label: str, key: str, case: str, target: float) -> None:
         mine = results[f"stack {case}"][key]
         line = f"{label:<34} stack {mine:6.2f}s"
-        if f"compose {case}" in results:
-            other = results[f"compose {case}"][key]
+        if f"compose {case}" in compose:
+            other = compose[f"compose {case}"][key]
             ratio = mine / other
             verdict = "ok" if ratio <= target else "MISSED"
             line += f"   compose {other:6.2f}s   {ratio:5.2f}x (target <= {target}x: {verdict})"
