@@ -14,9 +14,10 @@ Durations are float seconds; sizes are bytes; times are UNIX float seconds.
 from __future__ import annotations
 
 import enum
+import reprlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 # --- labels -----------------------------------------------------------------
 
@@ -35,11 +36,36 @@ LABEL_IMAGE = "io.stack.image"  # the image reference the config asked for
 LABEL_VERSION = "io.stack.version"
 
 
+class _Value:
+    """Equality, hash and repr of the API's values, written once: the dataclass
+    decorator would generate (compile) all three again for every class, and this
+    module is imported by every CLI run. Same behaviour as the generated ones."""
+
+    __slots__ = ()
+    __dataclass_fields__: dict[str, Any]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__dataclass_fields__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in self.__dataclass_fields__))
+
+    @reprlib.recursive_repr()
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__dataclass_fields__)
+        return f"{self.__class__.__qualname__}({fields})"
+
+
+# frozen, kw_only, slots: as every domain object; eq, hash and repr from _Value
+
+
 # --- images -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Healthcheck:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Healthcheck(_Value):
     """``test`` is ("CMD", arg...), ("CMD-SHELL", "cmd") or ("NONE",)."""
 
     test: tuple[str, ...]
@@ -50,8 +76,8 @@ class Healthcheck:
     start_interval: float = 5.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ImageConfig:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class ImageConfig(_Value):
     """The runtime part of an OCI image config."""
 
     env: tuple[str, ...] = ()  # "KEY=value", as in the image
@@ -67,8 +93,8 @@ class ImageConfig:
     shell: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ImageInfo:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class ImageInfo(_Value):
     id: str  # "sha256:<config digest>"
     repo_tags: tuple[str, ...]  # normalised: "docker.io/library/busybox:latest"
     repo_digests: tuple[str, ...]  # "docker.io/library/busybox@sha256:..."
@@ -80,8 +106,8 @@ class ImageInfo:
     layers: tuple[str, ...]  # diff ids, lowest first
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PullProgress:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class PullProgress(_Value):
     """One progress report while pulling or pushing; ``layer`` is a digest or ''."""
 
     ref: str
@@ -96,8 +122,8 @@ class PullProgress:
 ProgressFn = Callable[[PullProgress], None]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BuildProgress:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class BuildProgress(_Value):
     """One report while building: a step starts, is cached, prints a line, ends or fails."""
 
     step: int  # 1-based number across the build ("#3"); 0 for build-wide messages
@@ -112,8 +138,8 @@ class BuildProgress:
 BuildProgressFn = Callable[[BuildProgress], None]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ImageHistoryEntry:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class ImageHistoryEntry(_Value):
     """One step of an image's history (newest first, like ``docker history``)."""
 
     created: float
@@ -129,16 +155,16 @@ ImageArchiveFormat = Literal["docker", "oci"]
 # --- volumes ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VolumeConfig:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VolumeConfig(_Value):
     name: str
     driver: str = "local"
     driver_opts: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VolumeInfo:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VolumeInfo(_Value):
     name: str
     driver: str
     mountpoint: str
@@ -150,15 +176,15 @@ class VolumeInfo:
 # --- networks ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IpamPool:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class IpamPool(_Value):
     subnet: str  # "10.89.3.0/24" or "fd00::/64"
     gateway: str | None = None
     ip_range: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NetworkConfig:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class NetworkConfig(_Value):
     name: str
     driver: str = "bridge"
     internal: bool = False
@@ -169,8 +195,8 @@ class NetworkConfig:
     options: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NetworkInfo:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class NetworkInfo(_Value):
     id: str
     name: str
     driver: str
@@ -184,8 +210,8 @@ class NetworkInfo:
     containers: tuple[str, ...] = ()  # attached container ids
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EndpointConfig:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class EndpointConfig(_Value):
     """A container's attachment to one network."""
 
     network: str  # name or id
@@ -196,8 +222,8 @@ class EndpointConfig:
     priority: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EndpointInfo:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class EndpointInfo(_Value):
     network: str  # network name
     network_id: str
     interface: str  # inside the container: eth0, eth1, ...
@@ -230,8 +256,8 @@ class HealthStatus(enum.StrEnum):
 MountType = Literal["bind", "volume", "tmpfs"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Mount:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Mount(_Value):
     type: MountType
     target: str
     source: str = ""  # host path (bind), volume name (volume; "" = anonymous), unused for tmpfs
@@ -243,23 +269,23 @@ class Mount:
     tmpfs_mode: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PortBinding:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class PortBinding(_Value):
     container_port: int
     protocol: Literal["tcp", "udp", "sctp"] = "tcp"
     host_ip: str = ""  # "" = all addresses
     host_port: int | None = None  # None = pick a free ephemeral port
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ulimit:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Ulimit(_Value):
     name: str  # "nofile", "nproc", ...
     soft: int
     hard: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Resources:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Resources(_Value):
     memory: int | None = None  # bytes
     memory_reservation: int | None = None
     memory_swap: int | None = None
@@ -272,16 +298,16 @@ class Resources:
 RestartName = Literal["no", "always", "on-failure", "unless-stopped"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RestartPolicy:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class RestartPolicy(_Value):
     name: RestartName = "no"
     max_attempts: int | None = None  # on-failure:N, deploy.restart_policy.max_attempts
     delay: float | None = None  # first back-off (deploy.restart_policy.delay)
     window: float | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContainerConfig:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class ContainerConfig(_Value):
     """What to create. ``None`` means "the image's value" where the image has one."""
 
     name: str
@@ -323,16 +349,16 @@ class ContainerConfig:
     auto_remove: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HealthLogEntry:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class HealthLogEntry(_Value):
     start: float
     end: float
     exit_code: int
     output: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContainerInfo:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class ContainerInfo(_Value):
     id: str  # 64 hex chars
     name: str
     image: str  # the reference asked for
@@ -356,31 +382,31 @@ class ContainerInfo:
         return self.config.labels
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LogEntry:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class LogEntry(_Value):
     stream: Literal["stdout", "stderr"]
     time: float
     data: bytes  # one line, without its newline; ``partial`` when the line goes on
     partial: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ExecResult:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class ExecResult(_Value):
     exit_code: int
     stdout: bytes
     stderr: bytes
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContainerStats:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class ContainerStats(_Value):
     cpu_seconds: float
     memory_usage: int
     memory_limit: int | None
     pids: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProcessInfo:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class ProcessInfo(_Value):
     pid: int
     user: str
     command: str
@@ -389,8 +415,8 @@ class ProcessInfo:
 # --- events -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Event(_Value):
     time: float
     type: Literal["container", "image", "network", "volume"]
     action: str  # create, start, die, stop, destroy, health_status, pull, ...
