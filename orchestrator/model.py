@@ -1,6 +1,7 @@
 """The typed stack model: what every stage after the loader's bind sees.
 
-Frozen dataclasses and enums only. Units are fixed so later code never parses
+Frozen dataclasses (equality, hash and repr from ``runtime.values.Value``) and enums
+only. Units are fixed so later code never parses
 strings again: durations are float seconds, sizes are int bytes, paths of bind
 mounts and build contexts are absolute. ``None`` means "not set" (the image's
 or the engine's default applies); empty tuples / mappings mean "none".
@@ -16,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
+
+from runtime.values import Value
 
 # A JSON value, for `x-` extensions and the few driver-specific blobs we carry
 # through untouched.
@@ -82,8 +85,8 @@ class RestartCondition(enum.StrEnum):
 # --- services ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Port:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Port(Value):
     """One published or exposed port. ``published`` stays a string because it
     may be a range ("8000-8010") that the engine picks from; ``None`` means an
     ephemeral host port."""
@@ -104,28 +107,28 @@ class Port:
         return int(first), int(last or first)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BindOptions:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class BindOptions(Value):
     propagation: str | None = None
     create_host_path: bool = True
     selinux: str | None = None  # "z" | "Z"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VolumeOptions:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VolumeOptions(Value):
     nocopy: bool = False
     subpath: str | None = None
     labels: Mapping[str, str] = field(default_factory=_empty_map)  # for a volume made on the fly
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TmpfsOptions:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class TmpfsOptions(Value):
     size: int | None = None  # bytes
     mode: int | None = None  # as written (compose prints 1777 for 1777)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VolumeMount:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VolumeMount(Value):
     """A mount. ``source`` is an absolute host path (bind), a volume KEY of the
     stack's top-level ``volumes`` or ``None`` for an anonymous volume."""
 
@@ -140,8 +143,8 @@ class VolumeMount:
     image_subpath: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceNetwork:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class ServiceNetwork(Value):
     """A service's attachment to a network key of the stack."""
 
     aliases: tuple[str, ...] = ()
@@ -155,15 +158,15 @@ class ServiceNetwork:
     driver_opts: Mapping[str, str] = field(default_factory=_empty_map)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DependsOn:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class DependsOn(Value):
     condition: Condition = Condition.STARTED
     required: bool = True
     restart: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Healthcheck:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Healthcheck(Value):
     """``test`` is ("CMD", ...), ("CMD-SHELL", cmd) or ("NONE",); ``disable``
     turns the image's healthcheck off too."""
 
@@ -181,8 +184,8 @@ class Healthcheck:
         return self.disable or self.test[:1] == ("NONE",)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ulimit:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Ulimit(Value):
     soft: int
     hard: int
     # written as one number (`nofile: 65536`): printed back that way, as compose does;
@@ -190,21 +193,21 @@ class Ulimit:
     single: bool = field(default=False, compare=False)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Device:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Device(Value):
     source: str
     target: str
     permissions: str = "rwm"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GenericResource:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class GenericResource(Value):
     kind: str
     value: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeviceRequest:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class DeviceRequest(Value):
     capabilities: tuple[str, ...] = ()
     driver: str | None = None
     count: int | None = None  # -1: all
@@ -212,8 +215,8 @@ class DeviceRequest:
     options: Mapping[str, str] = field(default_factory=_empty_map)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ResourceSpec:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class ResourceSpec(Value):
     cpus: float | None = None
     memory: int | None = None  # bytes
     pids: int | None = None
@@ -221,22 +224,22 @@ class ResourceSpec:
     generic_resources: tuple[GenericResource, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Resources:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Resources(Value):
     limits: ResourceSpec | None = None
     reservations: ResourceSpec | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RestartPolicy:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class RestartPolicy(Value):
     condition: RestartCondition | None = None
     delay: float | None = None
     max_attempts: int | None = None
     window: float | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UpdateConfig:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class UpdateConfig(Value):
     parallelism: int | None = None
     delay: float | None = None
     failure_action: str | None = None
@@ -245,15 +248,15 @@ class UpdateConfig:
     order: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Placement:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Placement(Value):
     constraints: tuple[str, ...] = ()
     preferences: tuple[str, ...] = ()  # spread expressions
     max_replicas_per_node: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Deploy:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Deploy(Value):
     mode: str | None = None  # replicated | global | replicated-job | global-job
     replicas: int | None = None
     labels: Mapping[str, str] = field(default_factory=_empty_map)
@@ -265,16 +268,16 @@ class Deploy:
     endpoint_mode: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BuildSecret:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class BuildSecret(Value):
     """A secret/ssh given to a build: ``source`` is a secret key (or ssh id)."""
 
     source: str
     target: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Build:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Build(Value):
     context: str  # absolute path, or a URL (git, http)
     dockerfile: str | None = None  # relative to context, as compose keeps it
     dockerfile_inline: str | None = None
@@ -299,8 +302,8 @@ class Build:
     entitlements: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FileReference:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class FileReference(Value):
     """A service's use of a top-level secret or config."""
 
     source: str
@@ -310,20 +313,20 @@ class FileReference:
     mode: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Logging:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Logging(Value):
     driver: str | None = None
     options: Mapping[str, str] = field(default_factory=_empty_map)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BlkioDevice:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class BlkioDevice(Value):
     path: str
     rate: int  # bytes/s, or IO/s, or weight
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BlkioConfig:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class BlkioConfig(Value):
     weight: int | None = None
     weight_device: tuple[BlkioDevice, ...] = ()
     device_read_bps: tuple[BlkioDevice, ...] = ()
@@ -332,8 +335,8 @@ class BlkioConfig:
     device_write_iops: tuple[BlkioDevice, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Hook:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Hook(Value):
     """post_start / pre_stop: a command run inside the container."""
 
     command: tuple[str, ...]
@@ -343,8 +346,8 @@ class Hook:
     environment: Mapping[str, str | None] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WatchRule:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class WatchRule(Value):
     path: str
     action: str  # sync | rebuild | restart | sync+restart | sync+exec
     target: str | None = None
@@ -352,20 +355,20 @@ class WatchRule:
     include: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Develop:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Develop(Value):
     watch: tuple[WatchRule, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CredentialSpec:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class CredentialSpec(Value):
     config: str | None = None
     file: str | None = None
     registry: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Service:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Service(Value):
     """One service. ``environment`` already holds env_file contents (environment
     wins); a ``None`` value is a variable named without a value that the
     environment did not have (compose keeps it, the engine drops it)."""
@@ -476,23 +479,23 @@ class Service:
 # --- top-level resources ----------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IpamConfig:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class IpamConfig(Value):
     subnet: str | None = None
     ip_range: str | None = None
     gateway: str | None = None
     aux_addresses: Mapping[str, str] = field(default_factory=_empty_map)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ipam:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Ipam(Value):
     driver: str | None = None
     config: tuple[IpamConfig, ...] = ()
     options: Mapping[str, str] = field(default_factory=_empty_map)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Network:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Network(Value):
     """A network of the stack; ``name`` is the engine-side name
     (``<project>_<key>`` unless set or external)."""
 
@@ -510,8 +513,8 @@ class Network:
     extensions: Mapping[str, JsonValue] = field(default_factory=_empty_ext)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Volume:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Volume(Value):
     key: str
     name: str
     driver: str | None = None
@@ -521,8 +524,8 @@ class Volume:
     extensions: Mapping[str, JsonValue] = field(default_factory=_empty_ext)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FileObject:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class FileObject(Value):
     """A top-level secret or config. Exactly one source is set unless external:
     ``file`` (absolute path), ``environment`` (a variable name) or ``content``."""
 
@@ -543,8 +546,8 @@ Secret = FileObject
 Config = FileObject
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Stack:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Stack(Value):
     """A loaded, normalised, checked stack. Mappings iterate in sorted key order."""
 
     name: str

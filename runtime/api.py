@@ -14,10 +14,11 @@ Durations are float seconds; sizes are bytes; times are UNIX float seconds.
 from __future__ import annotations
 
 import enum
-import reprlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
+
+from runtime.values import Value
 
 # --- labels -----------------------------------------------------------------
 
@@ -36,36 +37,14 @@ LABEL_IMAGE = "io.stack.image"  # the image reference the config asked for
 LABEL_VERSION = "io.stack.version"
 
 
-class _Value:
-    """Equality, hash and repr of the API's values, written once: the dataclass
-    decorator would generate (compile) all three again for every class, and this
-    module is imported by every CLI run. Same behaviour as the generated ones."""
-
-    __slots__ = ()
-    __dataclass_fields__: dict[str, Any]
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self.__dataclass_fields__)
-
-    def __hash__(self) -> int:
-        return hash(tuple(getattr(self, n) for n in self.__dataclass_fields__))
-
-    @reprlib.recursive_repr()
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__dataclass_fields__)
-        return f"{self.__class__.__qualname__}({fields})"
-
-
-# frozen, kw_only, slots: as every domain object; eq, hash and repr from _Value
+# frozen, kw_only, slots, as every domain object; eq, hash and repr from Value (values.py)
 
 
 # --- images -----------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class Healthcheck(_Value):
+class Healthcheck(Value):
     """``test`` is ("CMD", arg...), ("CMD-SHELL", "cmd") or ("NONE",)."""
 
     test: tuple[str, ...]
@@ -77,7 +56,7 @@ class Healthcheck(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class ImageConfig(_Value):
+class ImageConfig(Value):
     """The runtime part of an OCI image config."""
 
     env: tuple[str, ...] = ()  # "KEY=value", as in the image
@@ -94,7 +73,7 @@ class ImageConfig(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class ImageInfo(_Value):
+class ImageInfo(Value):
     id: str  # "sha256:<config digest>"
     repo_tags: tuple[str, ...]  # normalised: "docker.io/library/busybox:latest"
     repo_digests: tuple[str, ...]  # "docker.io/library/busybox@sha256:..."
@@ -107,7 +86,7 @@ class ImageInfo(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class PullProgress(_Value):
+class PullProgress(Value):
     """One progress report while pulling or pushing; ``layer`` is a digest or ''."""
 
     ref: str
@@ -123,7 +102,7 @@ ProgressFn = Callable[[PullProgress], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class BuildProgress(_Value):
+class BuildProgress(Value):
     """One report while building: a step starts, is cached, prints a line, ends or fails."""
 
     step: int  # 1-based number across the build ("#3"); 0 for build-wide messages
@@ -139,7 +118,7 @@ BuildProgressFn = Callable[[BuildProgress], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class ImageHistoryEntry(_Value):
+class ImageHistoryEntry(Value):
     """One step of an image's history (newest first, like ``docker history``)."""
 
     created: float
@@ -156,7 +135,7 @@ ImageArchiveFormat = Literal["docker", "oci"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class VolumeConfig(_Value):
+class VolumeConfig(Value):
     name: str
     driver: str = "local"
     driver_opts: Mapping[str, str] = field(default_factory=dict)
@@ -164,7 +143,7 @@ class VolumeConfig(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class VolumeInfo(_Value):
+class VolumeInfo(Value):
     name: str
     driver: str
     mountpoint: str
@@ -177,14 +156,14 @@ class VolumeInfo(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class IpamPool(_Value):
+class IpamPool(Value):
     subnet: str  # "10.89.3.0/24" or "fd00::/64"
     gateway: str | None = None
     ip_range: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class NetworkConfig(_Value):
+class NetworkConfig(Value):
     name: str
     driver: str = "bridge"
     internal: bool = False
@@ -196,7 +175,7 @@ class NetworkConfig(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class NetworkInfo(_Value):
+class NetworkInfo(Value):
     id: str
     name: str
     driver: str
@@ -211,7 +190,7 @@ class NetworkInfo(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class EndpointConfig(_Value):
+class EndpointConfig(Value):
     """A container's attachment to one network."""
 
     network: str  # name or id
@@ -223,7 +202,7 @@ class EndpointConfig(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class EndpointInfo(_Value):
+class EndpointInfo(Value):
     network: str  # network name
     network_id: str
     interface: str  # inside the container: eth0, eth1, ...
@@ -257,7 +236,7 @@ MountType = Literal["bind", "volume", "tmpfs"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class Mount(_Value):
+class Mount(Value):
     type: MountType
     target: str
     source: str = ""  # host path (bind), volume name (volume; "" = anonymous), unused for tmpfs
@@ -270,7 +249,7 @@ class Mount(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class PortBinding(_Value):
+class PortBinding(Value):
     container_port: int
     protocol: Literal["tcp", "udp", "sctp"] = "tcp"
     host_ip: str = ""  # "" = all addresses
@@ -278,14 +257,14 @@ class PortBinding(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class Ulimit(_Value):
+class Ulimit(Value):
     name: str  # "nofile", "nproc", ...
     soft: int
     hard: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class Resources(_Value):
+class Resources(Value):
     memory: int | None = None  # bytes
     memory_reservation: int | None = None
     memory_swap: int | None = None
@@ -299,7 +278,7 @@ RestartName = Literal["no", "always", "on-failure", "unless-stopped"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class RestartPolicy(_Value):
+class RestartPolicy(Value):
     name: RestartName = "no"
     max_attempts: int | None = None  # on-failure:N, deploy.restart_policy.max_attempts
     delay: float | None = None  # first back-off (deploy.restart_policy.delay)
@@ -307,7 +286,7 @@ class RestartPolicy(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class ContainerConfig(_Value):
+class ContainerConfig(Value):
     """What to create. ``None`` means "the image's value" where the image has one."""
 
     name: str
@@ -350,7 +329,7 @@ class ContainerConfig(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class HealthLogEntry(_Value):
+class HealthLogEntry(Value):
     start: float
     end: float
     exit_code: int
@@ -358,7 +337,7 @@ class HealthLogEntry(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class ContainerInfo(_Value):
+class ContainerInfo(Value):
     id: str  # 64 hex chars
     name: str
     image: str  # the reference asked for
@@ -383,7 +362,7 @@ class ContainerInfo(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class LogEntry(_Value):
+class LogEntry(Value):
     stream: Literal["stdout", "stderr"]
     time: float
     data: bytes  # one line, without its newline; ``partial`` when the line goes on
@@ -391,14 +370,14 @@ class LogEntry(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class ExecResult(_Value):
+class ExecResult(Value):
     exit_code: int
     stdout: bytes
     stderr: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class ContainerStats(_Value):
+class ContainerStats(Value):
     cpu_seconds: float
     memory_usage: int
     memory_limit: int | None
@@ -406,7 +385,7 @@ class ContainerStats(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class ProcessInfo(_Value):
+class ProcessInfo(Value):
     pid: int
     user: str
     command: str
@@ -416,7 +395,7 @@ class ProcessInfo(_Value):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
-class Event(_Value):
+class Event(Value):
     time: float
     type: Literal["container", "image", "network", "volume"]
     action: str  # create, start, die, stop, destroy, health_status, pull, ...
