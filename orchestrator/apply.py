@@ -39,7 +39,7 @@ from orchestrator.convert import (
     network_config,
     volume_config,
 )
-from orchestrator.errors import EngineCallError
+from orchestrator.errors import EngineCallError, StackError
 from orchestrator.parallel import wait_all
 from orchestrator.plan import Action, ContainerChange, Plan, ServicePlan
 from orchestrator.progress import Phase, ProgressEvent, Reporter, ignore
@@ -82,7 +82,8 @@ class _Run:
 
     def __init__(self, *, engine: api.Engine, stack: m.Stack, plan: Plan,
                  desired: Mapping[str, DesiredService], reporter: Reporter,
-                 options: ApplyOptions, cancel: threading.Event) -> None:
+                 options: ApplyOptions, cancel: threading.Event,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.engine = engine
         self.stack = stack
         self.plan = plan
@@ -96,6 +97,7 @@ class _Run:
         self.warnings: list[str] = []
         self._lock = threading.Lock()
         self.failed_images: dict[str, str] = {}
+        self.environ: Mapping[str, str] = environ or {}
 
     def event(self, kind: str, name: str, status: str, phase: Phase = Phase.DONE,
               detail: str = "") -> None:
@@ -123,11 +125,14 @@ def apply_up(*, engine: api.Engine, stack: m.Stack, plan: Plan,
              desired: Mapping[str, DesiredService], reporter: Reporter = ignore,
              options: ApplyOptions | None = None,
              cancel: threading.Event | None = None,
-             failed_images: Mapping[str, str] | None = None) -> ApplyResult:
+             failed_images: Mapping[str, str] | None = None,
+             environ: Mapping[str, str] | None = None) -> ApplyResult:
     """Carry out ``plan``; raises EngineCallError only when nothing can go on (a network
-    cannot be made); per-service failures are in the result."""
+    cannot be made); per-service failures are in the result. ``environ``: the project's
+    environment ``desired`` was hashed with (``environment:`` secrets and configs)."""
     run = _Run(engine=engine, stack=stack, plan=plan, desired=desired, reporter=reporter,
-               options=options or ApplyOptions(), cancel=cancel or threading.Event())
+               options=options or ApplyOptions(), cancel=cancel or threading.Event(),
+               environ=environ)
     run.failed_images.update(failed_images or {})
     _resources(run)
     _orphans(run)
@@ -412,8 +417,12 @@ def _converge(run: _Run, splan: ServicePlan) -> tuple[list[str], bool]:
 
 def _create(run: _Run, service: str, number: int, name: str) -> str:
     svc = run.stack.services[service]
-    config = container_config(run.stack, svc, number=number, identity=run.identity(service),
-                              name=name)
+    try:
+        config = container_config(run.stack, svc, number=number,
+                                  identity=run.identity(service), name=name,
+                                  environ=run.environ)
+    except StackError as exc:  # a secret's variable unset: this service fails, as in Compose
+        raise _ServiceFailed(exc.summary) from exc  # (the service is named by the caller)
     run.event("Container", name, "Creating", Phase.WORKING)
     try:
         info = run.engine.container_create(config)

@@ -25,6 +25,7 @@ from typing import Any
 from orchestrator import __version__
 from orchestrator import model as m
 from orchestrator.confighash import HASH_VERSION
+from orchestrator.errors import StackError
 from orchestrator.serialize import service_to_dict
 from runtime import api
 
@@ -153,8 +154,10 @@ def container_config(
     entrypoint: tuple[str, ...] | None = None,
     extra_env: Mapping[str, str] | None = None,
     ports: tuple[api.PortBinding, ...] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> api.ContainerConfig:
-    """The ContainerConfig for replica ``number`` of ``svc`` (or a one-off container of it)."""
+    """The ContainerConfig for replica ``number`` of ``svc`` (or a one-off container of it);
+    ``environ``: the project's environment, as ``desired_services`` got it."""
     project = stack.name
     env = {k: v for k, v in svc.environment.items() if v is not None}
     env.update(extra_env or {})
@@ -194,7 +197,7 @@ def container_config(
         cap_add=svc.cap_add,
         cap_drop=svc.cap_drop,
         security_opt=svc.security_opt,
-        mounts=mounts(stack, svc),
+        mounts=mounts(stack, svc, environ=environ),
         shm_size=svc.shm_size,
         sysctls=dict(svc.sysctls),
         ulimits=tuple(api.Ulimit(name=k, soft=u.soft, hard=u.hard)
@@ -247,7 +250,10 @@ def _networking(stack: m.Stack, svc: m.Service) -> tuple[str, tuple[api.Endpoint
     return "bridge", tuple(endpoints)
 
 
-def mounts(stack: m.Stack, svc: m.Service) -> tuple[api.Mount, ...]:
+def mounts(stack: m.Stack, svc: m.Service, *, environ: Mapping[str, str] | None = None
+           ) -> tuple[api.Mount, ...]:
+    """The service's mounts; ``environ`` (the project's environment) gives the values of
+    ``environment:`` secrets and configs, and must be what the config hash saw."""
     out: list[api.Mount] = []
     for v in svc.volumes:
         if v.type is m.MountType.BIND:
@@ -268,31 +274,64 @@ def mounts(stack: m.Stack, svc: m.Service) -> tuple[api.Mount, ...]:
         # npipe / cluster / image mounts have no Linux engine equivalent; checks.py rejects them
     for spec in svc.tmpfs:
         out.append(_tmpfs_from_string(spec))
-    out += _file_object_mounts(svc.secrets, stack.secrets, base="/run/secrets/")
-    out += _file_object_mounts(svc.configs, stack.configs, base="/")
+    out += _file_object_mounts(svc, "secret", stack.secrets, environ=environ or {})
+    out += _file_object_mounts(svc, "config", stack.configs, environ=environ or {})
     return tuple(out)
 
 
-def _file_object_mounts(refs: tuple[m.FileReference, ...], objects: Mapping[str, m.FileObject],
-                        *, base: str) -> list[api.Mount]:
-    """Secrets (``base`` /run/secrets/) and configs (``base`` /) from files, as Compose
-    mounts them: the file bound read-only at ``target``, a relative target under ``base``.
+def _file_object_mounts(svc: m.Service, kind: str, objects: Mapping[str, m.FileObject], *,
+                        environ: Mapping[str, str]) -> list[api.Mount]:
+    """The service's secrets (``kind`` "secret") or configs ("config") as Compose mounts them.
 
-    Compose ignores uid/gid/mode for file sources (it warns), so do we. ``environment`` and
-    ``content`` sources are copied in by Compose after create; the engine has no such step
-    yet, so they are not mounted (external ones need Swarm, as in Compose).
+    At ``target``, a relative one under /run/secrets/ (secrets) or / (configs). A ``file``
+    source is bound read-only, and Compose ignores uid/gid/mode for it (it warns), so do
+    we. ``environment`` (a variable of ``environ``, the project's environment) and
+    ``content`` (already interpolated by the loader) sources are copied in by Compose
+    with uid/gid/mode (default root, 0444); here they travel as "file" mounts, bytes and
+    all, since the daemon may be remote. External ones need Swarm, as in Compose.
     """
+    refs = svc.secrets if kind == "secret" else svc.configs
+    base = "/run/secrets/" if kind == "secret" else "/"
     out: list[api.Mount] = []
-    for ref in refs:
+    for i, ref in enumerate(refs):
         obj = objects.get(ref.source)
-        if obj is None or not obj.file:
+        if obj is None or obj.external:
             continue
         target = ref.target or ref.source
-        out.append(api.Mount(type="bind", source=obj.file, read_only=True,
-                             target=target if target.startswith("/") else base + target,
-                             # a missing file is an error, never an empty directory made for it
-                             create_host_path=False))
+        target = target if target.startswith("/") else base + target
+        if obj.file:
+            out.append(api.Mount(type="bind", source=obj.file, read_only=True, target=target,
+                                 # a missing file is an error, never an empty directory made for it
+                                 create_host_path=False))
+            continue
+        path = ("services", svc.name, kind + "s", i)
+        if obj.content is not None:
+            content = obj.content
+        elif obj.environment is not None:
+            if obj.environment not in environ:
+                raise StackError(
+                    f'{kind} "{ref.source}": environment variable "{obj.environment}" '
+                    "is not set", path=path,
+                    hint=f"set {obj.environment} in the environment or an env file")
+            content = environ[obj.environment]
+        else:
+            continue
+        out.append(api.Mount(type="file", target=target, read_only=True,
+                             content=content.encode("utf-8"), file_mode=ref.mode,
+                             file_uid=_file_id(ref, kind, path, "uid", ref.uid),
+                             file_gid=_file_id(ref, kind, path, "gid", ref.gid)))
     return out
+
+
+def _file_id(ref: m.FileReference, kind: str, path: tuple[str | int, ...], what: str,
+             value: str | None) -> int | None:
+    """A numeric uid/gid (the engine sets ids, not names: the image's passwd is not ours)."""
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise StackError(f'{kind} "{ref.source}": {what} "{value}" must be a number',
+                         path=path)
+    return int(value)
 
 
 def _tmpfs_from_string(spec: str) -> api.Mount:

@@ -232,7 +232,10 @@ class HealthStatus(enum.StrEnum):
     UNHEALTHY = "unhealthy"
 
 
-MountType = Literal["bind", "volume", "tmpfs"]
+# "file": a file the client sends (``content``), which the engine writes into the
+# container's bundle and binds read-only at ``target``: secrets and configs whose
+# source is not a file on the daemon's host (Compose's ``environment:``/``content:``).
+MountType = Literal["bind", "volume", "tmpfs", "file"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
@@ -246,6 +249,10 @@ class Mount(Value):
     nocopy: bool = False  # volume: do not copy image content into a new volume
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
+    content: bytes = field(default=b"", repr=False)  # file: the bytes (often a secret)
+    file_mode: int | None = None  # file: permission bits; None = 0o444, as Compose
+    file_uid: int | None = None  # file: owner; None = 0 (root), as Compose
+    file_gid: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)

@@ -131,7 +131,8 @@ def run(
         ports = tuple(_publish(p) for p in publish)
     from orchestrator.convert import desired_services
 
-    want = desired_services(stack, environ=pc.options(ctx).environ)[service]
+    environ = pc.environment(ctx, project)
+    want = desired_services(stack, environ=environ)[service]
     identity = ServiceIdentity(project=stack.name, config_hash=want.config_hash,
                                field_hashes=want.field_hashes,
                                working_dir=str(stack.project_directory))
@@ -140,7 +141,7 @@ def run(
         name=name or oneoff_name(stack.name, service, secrets.token_hex(6)),
         command=tuple(command) if command else None,
         entrypoint=tuple(shlex.split(entrypoint)) if entrypoint is not None else None,
-        extra_env=_env_pairs(env), ports=ports)
+        extra_env=_env_pairs(env), ports=ports, environ=environ)
     # As `docker compose run`: stdin attached (a pipe too: `echo hi | stack run svc cat`)
     # and a terminal when stdin is one, unless -T; detached, as the service says.
     tty = (config.tty if detach else sys.stdin.isatty()) and not no_tty
@@ -212,6 +213,7 @@ def _start_dependencies(ctx: typer.Context, project: pc.Project, service: str) -
                                 reporter=reporter)
         result = apply_up(engine=engine, stack=planned.project.stack,
                           plan=_replan(ctx, planned), desired=planned.desired,
+                          environ=planned.environ,
                           reporter=reporter, failed_images=failed)
     for failure in result.failed:
         render.error(f'service "{failure.service}": {failure.error}')

@@ -7,7 +7,7 @@ with the cause); 2 bad usage; 130 interrupted; with ``--exit-code-from`` /
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +18,8 @@ from orchestrator.cli import render
 from orchestrator.errors import EngineCallError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from orchestrator.convert import DesiredService
     from orchestrator.model import Stack
     from orchestrator.plan import Plan, PlanOptions
@@ -67,6 +69,7 @@ class _Planned:
     plan: Plan
     options: PlanOptions
     calls: list[Exchange] | None = None  # what observe asked the engine (for the plan memo)
+    environ: Mapping[str, str] = field(default_factory=dict)  # desired's hash saw it
 
 
 def _make_plan(ctx: typer.Context, *, services: list[str], no_deps: bool,
@@ -83,10 +86,12 @@ def _make_plan(ctx: typer.Context, *, services: list[str], no_deps: bool,
     for name in scale:
         if name not in stack.services:
             raise UsageError(f'--scale: no such service "{name}"')
-    desired = desired_services(stack, environ=pc.options(ctx).environ, scale=scale)
+    environ = pc.environment(ctx, project)
+    desired = desired_services(stack, environ=environ, scale=scale)
     opts = dataclasses.replace(plan_options, services=selected)
     plan, calls = _observe_and_plan(ctx, stack, desired, opts)
-    return _Planned(project=project, desired=desired, plan=plan, options=opts, calls=calls)
+    return _Planned(project=project, desired=desired, plan=plan, options=opts, calls=calls,
+                    environ=environ)
 
 
 def _observe_and_plan(ctx: typer.Context, stack: Stack, desired: dict[str, DesiredService],
@@ -228,6 +233,7 @@ def up(
             result = ApplyResult(warnings=tuple(_orphan_warnings(plan)))
         else:
             result = apply_up(engine=engine, stack=stack, plan=plan, desired=planned.desired,
+                              environ=planned.environ,
                               reporter=reporter, cancel=cancel, failed_images=failed_images,
                               options=ApplyOptions(stop_timeout=timeout, wait=wait,
                                                    wait_timeout=wait_timeout,
@@ -328,7 +334,8 @@ def create(
     with render.stack_progress() as reporter:
         failed = prepare_images(engine=engine, stack=stack, plan=planned.plan, reporter=reporter)
         result = apply_up(engine=engine, stack=stack, plan=_replan(ctx, planned),
-                          desired=planned.desired, reporter=reporter, failed_images=failed,
+                          desired=planned.desired, environ=planned.environ,
+                          reporter=reporter, failed_images=failed,
                           options=ApplyOptions(start=False))
     for failure in result.failed:
         render.error(f'service "{failure.service}": {failure.error}')

@@ -63,6 +63,14 @@ def options(ctx: typer.Context) -> GlobalOptions:
     return obj
 
 
+def environment(ctx: typer.Context, project: Project) -> dict[str, str]:
+    """The project's environment (the shell over its env files), as interpolation saw it:
+    what ``environment:`` secrets and configs read, and so what their hash must see."""
+    if project.opened is not None:
+        return dict(project.opened.loaded.raw.environment)
+    return dict(options(ctx).environ)
+
+
 def engine(ctx: typer.Context) -> api.Engine:
     return get_engine(ctx)
 

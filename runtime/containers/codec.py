@@ -2,11 +2,13 @@
 
 Driven by the dataclasses' type hints, so a new field in runtime.api needs no
 change here. Handles nested dataclasses, ``X | None``, ``tuple[X, ...]``,
-fixed tuples, ``Mapping[str, str]``, enums and Literals.
+fixed tuples, ``Mapping[str, str]``, enums, Literals and ``bytes`` (as base64, so the
+record stays JSON).
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
 import functools
@@ -27,6 +29,8 @@ def to_data(value: Any) -> Any:
         return {str(k): to_data(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
         return [to_data(v) for v in value]
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     return value
 
 
@@ -71,4 +75,6 @@ def _convert(tp: Any, value: Any) -> Any:
             return tp(value)
         if tp is float:
             return float(value)
+        if tp is bytes:
+            return base64.b64decode(value)
     return value

@@ -1,11 +1,13 @@
-"""A container's own mounts (binds, named and anonymous volumes, tmpfs) as runc mounts.
+"""A container's own mounts (binds, named and anonymous volumes, tmpfs, files) as runc mounts.
 
 Volumes come from the VolumeStore: a named volume is made on first use, and an
 empty volume receives a copy of what the image has at the mount point (Docker's
 copy-up) unless ``nocopy``. Anonymous volumes (a volume mount without a source,
 and every VOLUME of the image not covered by a mount) get names when the
 container is created, written into its config (``name_anonymous``), so a restart
-finds the same data and in-use checks see them.
+finds the same data and in-use checks see them. A file mount's bytes travel in the
+config (a remote client has no path on our host to give); each start writes them
+afresh into the bundle's ``files/`` and binds them read-only, as etc files are.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from runtime.parts import VolumeStore
 log = logging.getLogger(__name__)
 
 LABEL_ANONYMOUS = "io.stack.anonymous"
+FILES_DIR = "files"  # in the bundle: the content of file mounts, by index in config.mounts
+DEFAULT_FILE_MODE = 0o444  # Compose's, for the secrets and configs it copies in
 
 
 def anonymous_targets(config: ContainerConfig, image_volumes: Sequence[str]) -> list[str]:
@@ -61,13 +65,14 @@ def name_anonymous(config: ContainerConfig, anonymous: Sequence[tuple[str, str]]
     return tuple(out)
 
 
-def prepare(*, config: ContainerConfig, rootfs: Path, volumes: VolumeStore,
+def prepare(*, config: ContainerConfig, rootfs: Path, bundle: Path, volumes: VolumeStore,
             anonymous: Sequence[tuple[str, str]]) -> list[OciMount]:
     """``config.mounts`` (anonymous volumes already named) as runc mounts; ``anonymous``
-    lists the container's own (target, volume name) pairs, labelled as such."""
+    lists the container's own (target, volume name) pairs, labelled as such. File
+    mounts are written under ``bundle``."""
     out: list[OciMount] = []
     own = {name for _, name in anonymous}
-    for m in config.mounts:
+    for i, m in enumerate(config.mounts):
         if not m.target.startswith("/"):
             raise InvalidArgument(f'container "{config.name}": mount target "{m.target}" '
                                   "must be an absolute path")
@@ -75,6 +80,8 @@ def prepare(*, config: ContainerConfig, rootfs: Path, volumes: VolumeStore,
             out.append(_bind(config.name, m))
         elif m.type == "tmpfs":
             out.append(_tmpfs(m))
+        elif m.type == "file":
+            out.append(_file(config.name, m, bundle / FILES_DIR / str(i)))
         else:
             if not m.source:
                 raise InvalidArgument(f'container "{config.name}": volume mount at '
@@ -96,6 +103,36 @@ def _bind(container: str, m: Mount) -> OciMount:
     if m.read_only:
         options.append("ro")
     return OciMount(destination=m.target, type="bind", source=str(source), options=tuple(options))
+
+
+def check_file(container: str, m: Mount) -> None:
+    """Refuse at create what ``_file`` could not honour at start."""
+    mode = DEFAULT_FILE_MODE if m.file_mode is None else m.file_mode
+    if not 0 <= mode <= 0o7777:
+        raise InvalidArgument(f'container "{container}": file mount at "{m.target}": '
+                              f"mode {mode:o} is not a permission mode (0 to 7777, octal)")
+    for what, ident in (("uid", m.file_uid), ("gid", m.file_gid)):
+        if ident is not None and not 0 <= ident < 2**32:
+            raise InvalidArgument(f'container "{container}": file mount at "{m.target}": '
+                                  f"{what} {ident} is out of range")
+
+
+def _file(container: str, m: Mount, path: Path) -> OciMount:
+    check_file(container, m)
+    # 0700: the bytes are often a secret; only the bind shows them, in the container
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    # write-then-rename: a restart replaces the file even if its mode forbids writing
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(m.content)
+        if m.file_uid is not None or m.file_gid is not None:  # else ours: root, as Compose
+            os.fchown(fd, -1 if m.file_uid is None else m.file_uid,
+                      -1 if m.file_gid is None else m.file_gid)
+        os.fchmod(fd, DEFAULT_FILE_MODE if m.file_mode is None else m.file_mode)
+    os.replace(tmp, path)
+    return OciMount(destination=m.target, type="bind", source=str(path),
+                    options=("rbind", "rprivate", "ro"))
 
 
 def _tmpfs(m: Mount) -> OciMount:

@@ -124,6 +124,9 @@ class ContainerService:
         spec.process_args(config, image.config)
         spec.capabilities(config)
         network_mode(config)
+        for m in config.mounts:
+            if m.type == "file":
+                mounts.check_file(name, m)
         anon = tuple((t, secrets.token_hex(32))
                      for t in mounts.anonymous_targets(config, image.config.volumes))
         config = dataclasses.replace(config, mounts=mounts.name_anonymous(config, anon))
@@ -182,8 +185,8 @@ class ContainerService:
                                         else record.id[:12])
             oci_mounts = self.net.etc_files(record, bundle, hostname=hostname,
                                             endpoints=endpoints, netns=netns)
-        oci_mounts += mounts.prepare(config=cfg, rootfs=merged, volumes=self.volumes,
-                                     anonymous=record.anon_volumes)
+        oci_mounts += mounts.prepare(config=cfg, rootfs=merged, bundle=bundle,
+                                     volumes=self.volumes, anonymous=record.anon_volumes)
         document = spec.build_spec(
             config=cfg, image=image.config, rootfs=merged, user=user,
             namespaces=spec.Namespaces(network=netns, hostname=hostname),

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from runtime.api import ContainerConfig, ContainerState, Engine
+from runtime.api import ContainerConfig, ContainerState, Engine, Mount
 from runtime.errors import Conflict, FailedPrecondition, NotFound
 
 pytestmark = pytest.mark.root
@@ -98,3 +98,20 @@ def test_events_of_a_container(engine: Engine) -> None:
                for e in engine.events(since=since, until=time.time() + 0.5,
                                       filters={"container": info.id})]
     assert actions == [("create", None), ("start", None), ("die", "3"), ("destroy", None)]
+
+
+def test_file_mounts_carry_their_bytes(engine: Engine) -> None:
+    """A "file" mount (secrets, configs): the bytes in the config, a read-only file at the
+    target with the mode asked for (0444 when none), also after a restart."""
+    files = (Mount(type="file", target="/run/secrets/token", content=b"t0ken\n"),
+             Mount(type="file", target="/etc/app.conf", content=b"k=v\n", file_mode=0o440,
+                   file_uid=1000))
+    engine.container_create(_config("f", "sleep", "30", mounts=files))
+    script = ("cat /run/secrets/token /etc/app.conf; stat -c '%a %u' /run/secrets/token "
+              "/etc/app.conf; echo x > /run/secrets/token 2>/dev/null || echo ro")
+    for _ in range(2):
+        engine.container_start("f")
+        result = engine.container_exec("f", ["sh", "-c", script])
+        assert result.stdout == b"t0ken\nk=v\n444 0\n440 1000\nro\n"
+        engine.container_stop("f", timeout=1)
+    assert engine.container_inspect("f").config.mounts == files

@@ -90,7 +90,8 @@ def test_secrets_configs_network_sharing_and_unprivileged_defaults(stack_cli: St
 
 
 def test_file_secret_and_config_targets_follow_compose() -> None:
-    """Pure: the mounts convert makes (relative targets, read-only, no uid/gid/mode)."""
+    """Pure: the mounts convert makes (relative targets, read-only; uid/gid/mode only for
+    copied-in sources: a file's are ignored, as Compose does)."""
     stack = m.Stack(
         name="p", project_directory=Path("/p"),
         secrets={"s": m.FileObject(key="s", name="p_s", file="/p/s.txt"),
@@ -104,12 +105,13 @@ def test_file_secret_and_config_targets_follow_compose() -> None:
             configs=(m.FileReference(source="c", target="/c"),
                      m.FileReference(source="c", target="etc/c.conf")))},
     )
-    got = [(x.type, x.source, x.target, x.read_only, x.create_host_path)
-           for x in convert.mounts(stack, stack.services["web"])]
-    assert got == [("bind", "/p/s.txt", "/run/secrets/s", True, False),
-                   ("bind", "/p/s.txt", "/run/secrets/renamed", True, False),
-                   ("bind", "/p/c.conf", "/c", True, False),
-                   ("bind", "/p/c.conf", "/etc/c.conf", True, False)]
+    got = [(x.type, x.source, x.target, x.read_only, x.create_host_path, x.file_mode)
+           for x in convert.mounts(stack, stack.services["web"], environ={"TOKEN": "t"})]
+    assert got == [("bind", "/p/s.txt", "/run/secrets/s", True, False, None),
+                   ("bind", "/p/s.txt", "/run/secrets/renamed", True, False, None),
+                   ("file", "", "/run/secrets/env", True, True, None),
+                   ("bind", "/p/c.conf", "/c", True, False, None),
+                   ("bind", "/p/c.conf", "/etc/c.conf", True, False, None)]
 
 
 def test_network_sysctl_defaults_only_in_an_own_namespace() -> None:
@@ -124,3 +126,54 @@ def test_network_sysctl_defaults_only_in_an_own_namespace() -> None:
     # the user's own value wins
     assert sysctls(sysctls={"net.ipv4.ip_unprivileged_port_start": "1024"})[
         "net.ipv4.ip_unprivileged_port_start"] == "1024"
+
+
+COPIED = """
+services:
+  app:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+    secrets:
+      - token
+      - {source: token, target: private, uid: "1000", mode: 0400}
+    configs:
+      - {source: settings, target: etc/app.conf}
+secrets:
+  token: {environment: APP_TOKEN}
+configs:
+  settings:
+    content: |
+      greeting=${GREETING:-hello}
+"""
+
+
+def test_secret_from_environment_and_config_from_content(stack_cli: StackCli) -> None:
+    """Compose copies these in (root, 0444 unless ``mode``); a change of the variable or
+    the content recreates the service. The values travel in the API, not as paths."""
+    project = stack_cli.project("copied", COPIED)
+    stack_cli.run(*project, "up", "-d", env={"APP_TOKEN": "t0ken"})
+    script = ("cat /run/secrets/token; echo; cat /etc/app.conf; "
+              "stat -c '%a %u' /run/secrets/token /run/secrets/private /etc/app.conf; "
+              "echo x > /run/secrets/token 2>/dev/null || echo ro; "
+              "echo x > /etc/app.conf 2>/dev/null || echo ro")
+    out = _sh(stack_cli, project, "app", script)
+    assert out == "t0ken\ngreeting=hello\n444 0\n400 1000\n444 0\nro\nro\n"
+    first = stack_cli.run(*project, "ps", "-q").stdout.split()
+    assert len(first) == 1
+
+    # unchanged: the container stays
+    stack_cli.run(*project, "up", "-d", env={"APP_TOKEN": "t0ken"})
+    assert stack_cli.run(*project, "ps", "-q").stdout.split() == first
+
+    # new values: the service is recreated and sees them
+    stack_cli.run(*project, "up", "-d", env={"APP_TOKEN": "n3w", "GREETING": "hi"})
+    assert stack_cli.run(*project, "ps", "-q").stdout.split() != first
+    out = _sh(stack_cli, project, "app", "cat /run/secrets/token; echo; cat /etc/app.conf")
+    assert out == "n3w\ngreeting=hi\n"
+
+    # the variable unset: a message naming the service and the secret, no traceback
+    failed = stack_cli.run(*project, "up", "-d", "--force-recreate", check=False)
+    assert failed.returncode != 0
+    assert ('service "app": secret "token": environment variable "APP_TOKEN" is not set'
+            in failed.stderr)
+    assert "Traceback" not in failed.stderr
