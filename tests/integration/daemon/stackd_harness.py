@@ -21,6 +21,7 @@ from pathlib import Path
 
 from runtime.config import EngineConfig
 from runtime.daemon.client import HttpEngine
+from runtime.daemon.exec_attach import AttachSession
 from runtime.daemon.tls import Address
 
 START_TIMEOUT = 20.0
@@ -132,3 +133,17 @@ def http_engine(config: EngineConfig) -> DaemonClient:
     daemon = StackdProcess(config, config.run_dir.parent)
     daemon.start()
     return DaemonClient(daemon)
+
+
+def drain(session: AttachSession, *, timeout: float = 60) -> tuple[dict[str, bytes], int | None]:
+    """Everything an attach session sends, by stream, and its exit code."""
+    out: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        chunk = session.read()
+        if chunk is None:
+            continue
+        if chunk.stream == "exit":
+            return out, chunk.exit_code
+        out[chunk.stream] += chunk.data
+    raise AssertionError(f"no exit within {timeout:g} s; so far {out}")

@@ -16,26 +16,12 @@ import pytest
 
 from runtime.api import ContainerConfig, ContainerState, ImageInfo
 from runtime.config import EngineConfig
-from runtime.daemon.exec_attach import AttachSession
 from runtime.errors import NotFound
 from tests.integration.daemon.pki import make_pki
-from tests.integration.daemon.stackd_harness import StackdProcess, cleanup_engine
+from tests.integration.daemon.stackd_harness import StackdProcess, cleanup_engine, drain
 from tests.terminal import run_on_terminal
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
-
-
-def _drain(session: AttachSession) -> tuple[dict[str, bytes], int | None]:
-    out: dict[str, bytes] = {"stdout": b"", "stderr": b""}
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        chunk = session.read()
-        if chunk is None:
-            continue
-        if chunk.stream == "exit":
-            return out, chunk.exit_code
-        out[chunk.stream] += chunk.data
-    raise AssertionError(f"no exit within 60 s; so far {out}")
 
 
 def _box(name: str, *cmd: str, stdin_open: bool = False, tty: bool = False) -> ContainerConfig:
@@ -53,7 +39,7 @@ def test_attach_before_start_misses_nothing_and_passes_stdin(busybox_image: Imag
         session.send(b"typed\n")  # before the start: kept until the process is there
         client.container_start("early")
         session.close_stdin()
-        assert _drain(session) == ({"stdout": b"early\ntyped\n", "stderr": b"err\n"}, 5)
+        assert drain(session) == ({"stdout": b"early\ntyped\n", "stderr": b"err\n"}, 5)
     finally:
         session.close()
 
@@ -63,7 +49,7 @@ def test_attach_before_start_misses_nothing_and_passes_stdin(busybox_image: Imag
         client.container_start("early")
         again.send(b"second\n")
         again.close_stdin()
-        assert _drain(again) == ({"stdout": b"early\nsecond\n", "stderr": b"err\n"}, 5)
+        assert drain(again) == ({"stdout": b"early\nsecond\n", "stderr": b"err\n"}, 5)
     finally:
         again.close()
 
@@ -175,6 +161,6 @@ def test_attach_to_an_auto_remove_container_gets_its_output_and_exit_code(
         client.container_start("gone")
         session.send(b"typed\n")
         session.close_stdin()
-        assert _drain(session) == ({"stdout": b"typed\nlast\n", "stderr": b""}, 7)
+        assert drain(session) == ({"stdout": b"typed\nlast\n", "stderr": b""}, 7)
     finally:
         session.close()

@@ -8,9 +8,8 @@ import sys
 import pytest
 
 from runtime.api import ContainerConfig, ImageInfo
-from runtime.daemon.exec_attach import AttachSession
 from runtime.errors import FailedPrecondition, NotFound
-from tests.integration.daemon.stackd_harness import StackdProcess
+from tests.integration.daemon.stackd_harness import StackdProcess, drain
 from tests.terminal import run_on_terminal
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
@@ -22,17 +21,6 @@ def _sleeper(stackd: StackdProcess, name: str) -> None:
     stackd.client.container_start(name)
 
 
-def _drain(session: AttachSession) -> tuple[dict[str, bytes], int | None]:
-    out: dict[str, bytes] = {"stdout": b"", "stderr": b""}
-    while True:
-        chunk = session.read()
-        if chunk is None:
-            continue
-        if chunk.stream == "exit":
-            return out, chunk.exit_code
-        out[chunk.stream] += chunk.data
-
-
 def test_attach_with_pipes_and_with_a_terminal(busybox_image: ImageInfo,
                                                stackd: StackdProcess) -> None:
     _sleeper(stackd, "at")
@@ -41,7 +29,7 @@ def test_attach_with_pipes_and_with_a_terminal(busybox_image: ImageInfo,
     try:
         piped.send(b"typed\n")
         piped.close_stdin()
-        assert _drain(piped) == ({"stdout": b"typed\n", "stderr": b"err\n"}, 4)
+        assert drain(piped) == ({"stdout": b"typed\n", "stderr": b"err\n"}, 4)
     finally:
         piped.close()
 
@@ -49,7 +37,7 @@ def test_attach_with_pipes_and_with_a_terminal(busybox_image: ImageInfo,
                                         tty=True, rows=33, cols=101)
     try:
         term.send(b"abc\r")
-        out, code = _drain(term)
+        out, code = drain(term)
     finally:
         term.close()
     assert code == 0
