@@ -28,6 +28,8 @@ from orchestrator.confighash import HASH_VERSION
 from orchestrator.errors import StackError
 from orchestrator.serialize import service_to_dict
 from runtime import api
+from runtime.containers import shortsyntax  # pure parsing of Docker's short forms
+from runtime.errors import InvalidArgument
 
 # JSON {field: short hash} of the service's config, for "what changed" in plans.
 LABEL_FIELD_HASHES = api.LABEL_PREFIX + "config-hash.fields"
@@ -272,8 +274,11 @@ def mounts(stack: m.Stack, svc: m.Service, *, environ: Mapping[str, str] | None 
                                  tmpfs_size=v.tmpfs.size if v.tmpfs else None,
                                  tmpfs_mode=v.tmpfs.mode if v.tmpfs else None))
         # npipe / cluster / image mounts have no Linux engine equivalent; checks.py rejects them
-    for spec in svc.tmpfs:
-        out.append(_tmpfs_from_string(spec))
+    for i, spec in enumerate(svc.tmpfs):
+        try:  # the short form is Docker's --tmpfs: one parser for both
+            out.append(shortsyntax.parse_tmpfs(spec))
+        except InvalidArgument as exc:
+            raise StackError(exc.message, path=("services", svc.name, "tmpfs", i)) from exc
     out += _file_object_mounts(svc, "secret", stack.secrets, environ=environ or {})
     out += _file_object_mounts(svc, "config", stack.configs, environ=environ or {})
     return tuple(out)
@@ -332,22 +337,6 @@ def _file_id(ref: m.FileReference, kind: str, path: tuple[str | int, ...], what:
         raise StackError(f'{kind} "{ref.source}": {what} "{value}" must be a number',
                          path=path)
     return int(value)
-
-
-def _tmpfs_from_string(spec: str) -> api.Mount:
-    """``/run`` or ``/run:size=64m,mode=1777`` (the service-level ``tmpfs:`` short form)."""
-    from orchestrator.units import parse_size
-
-    target, _, opts = spec.partition(":")
-    size: int | None = None
-    mode: int | None = None
-    for opt in filter(None, opts.split(",")):
-        key, _, value = opt.partition("=")
-        if key == "size":
-            size = parse_size(value)
-        elif key == "mode":
-            mode = int(value, 8)
-    return api.Mount(type="tmpfs", target=target, tmpfs_size=size, tmpfs_mode=mode)
 
 
 def resources(svc: m.Service) -> api.Resources:

@@ -249,6 +249,7 @@ class Mount(Value):
     nocopy: bool = False  # volume: do not copy image content into a new volume
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
+    tmpfs_exec: bool = False  # tmpfs: allow running files from it (Docker mounts noexec)
     content: bytes = field(default=b"", repr=False)  # file: the bytes (often a secret)
     file_mode: int | None = None  # file: permission bits; None = 0o444, as Compose
     file_uid: int | None = None  # file: owner; None = 0 (root), as Compose

@@ -136,7 +136,8 @@ def _file(container: str, m: Mount, path: Path) -> OciMount:
 
 
 def _tmpfs(m: Mount) -> OciMount:
-    options = ["nosuid", "nodev"]
+    # Docker's defaults for every tmpfs (short and long form alike); "exec" lifts noexec
+    options = ["nosuid", "nodev", "exec" if m.tmpfs_exec else "noexec"]
     if m.tmpfs_size is not None:
         options.append(f"size={m.tmpfs_size}")
     if m.tmpfs_mode is not None:

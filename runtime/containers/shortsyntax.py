@@ -67,22 +67,27 @@ def parse_volume(spec: str) -> Mount:
 
 
 def parse_tmpfs(spec: str) -> Mount:
-    """``/path[:size=64m,mode=1777]``."""
+    """``/path[:size=64m,mode=1777,exec,ro]`` (noexec unless ``exec``, as Docker)."""
     target, _, opts = spec.partition(":")
     size = mode = None
-    read_only = False
+    read_only = run_files = False
     for opt in filter(None, opts.split(",")):
         key, _, value = opt.partition("=")
-        if key == "size":
-            size = parse_size(value)
-        elif key == "mode":
-            mode = int(value, 8)
-        elif key == "ro":
-            read_only = True
-        elif key not in ("rw", "noexec", "exec", "nosuid", "nodev"):
+        try:
+            if key == "size":
+                size = parse_size(value)
+            elif key == "mode":
+                mode = int(value, 8)
+        except ValueError:
+            raise InvalidArgument(f'tmpfs "{spec}": bad {key} "{value}"') from None
+        if key in ("ro", "rw"):
+            read_only = key == "ro"
+        elif key in ("exec", "noexec"):
+            run_files = key == "exec"
+        elif key not in ("size", "mode", "nosuid", "nodev"):
             raise InvalidArgument(f'tmpfs "{spec}": unknown option "{key}"')
     return Mount(type="tmpfs", target=target, tmpfs_size=size, tmpfs_mode=mode,
-                 read_only=read_only)
+                 read_only=read_only, tmpfs_exec=run_files)
 
 
 def parse_port(spec: str) -> list[PortBinding]:

@@ -86,14 +86,17 @@ def test_bind_mount_created_read_only_and_tmpfs(vengine: LocalEngine, short_tmp:
     host = short_tmp / "made" / "here"
     _code, out = _run(vengine, "bm", "echo hi > /b/f; echo rc=$?; touch /ro/x 2>/dev/null || "
                      "echo ro-refused; grep ' /t ' /proc/mounts | grep -o 'size=[0-9a-z]*'; "
-                     "stat -c %a /t",
+                     "stat -c %a /t; grep -c ' /t .*noexec' /proc/mounts; "
+                     "grep -c ' /x .*noexec' /proc/mounts",
                      mounts=(Mount(type="bind", source=str(host), target="/b"),
                              Mount(type="bind", source=str(short_tmp), target="/ro",
                                    read_only=True),
                              Mount(type="tmpfs", target="/t", tmpfs_size=1 << 20,
-                                   tmpfs_mode=0o1770)))
+                                   tmpfs_mode=0o1770),
+                             Mount(type="tmpfs", target="/x", tmpfs_exec=True)))
     assert (host / "f").read_text() == "hi\n"
-    assert out.splitlines() == ["rc=0", "ro-refused", "size=1024k", "1770"]
+    # noexec by default as Docker's tmpfs mounts, unless asked for exec
+    assert out.splitlines() == ["rc=0", "ro-refused", "size=1024k", "1770", "1", "0"]
     with pytest.raises(NotFound):
         vengine.container_create(busybox("nb", "true", mounts=(
             Mount(type="bind", source=str(short_tmp / "absent"), target="/x",

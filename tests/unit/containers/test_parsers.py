@@ -67,6 +67,12 @@ def test_short_syntax() -> None:
     assert shortsyntax.parse_size("64m") == 64 << 20 and shortsyntax.parse_size("1.5g") == 3 << 29
     assert shortsyntax.parse_tmpfs("/t:size=1m,mode=1777") == Mount(
         type="tmpfs", target="/t", tmpfs_size=1 << 20, tmpfs_mode=0o1777)
+    assert shortsyntax.parse_tmpfs("/t:exec,ro") == Mount(
+        type="tmpfs", target="/t", tmpfs_exec=True, read_only=True)
+    with pytest.raises(InvalidArgument, match='tmpfs "/t:mode=9": bad mode "9"'):
+        shortsyntax.parse_tmpfs("/t:mode=9")
+    with pytest.raises(InvalidArgument, match='tmpfs "/t:uid=1": unknown option "uid"'):
+        shortsyntax.parse_tmpfs("/t:uid=1")
     assert shortsyntax.parse_env(["A=1", "HOME", "NOPE"], {"HOME": "/h"}) == {"A": "1", "HOME": "/h"}
     assert shortsyntax.parse_restart("on-failure:3").max_attempts == 3
 
