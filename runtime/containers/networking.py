@@ -96,11 +96,13 @@ class ContainerNetworking:
             "hostname": hostname + "\n",
             "resolv.conf": resolv,
         }
+        # read-only with the rootfs, as Docker mounts them for --read-only
+        options = ("rbind", "rprivate", *(("ro",) if cfg.read_only else ()))
         out = []
         for name, content in files.items():
             (bundle / name).write_text(content)
             out.append(spec.OciMount(destination=f"/etc/{name}", type="bind",
-                                     source=str(bundle / name), options=("rbind", "rprivate")))
+                                     source=str(bundle / name), options=options))
         return out
 
     def joined_etc_files(self, joined_bundle: Path) -> tuple[str, list[spec.OciMount]]:

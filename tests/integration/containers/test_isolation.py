@@ -63,9 +63,10 @@ def test_cap_drop_all_and_add(containers: ContainerService) -> None:
 def test_read_only_rootfs_and_masked_proc(containers: ContainerService) -> None:
     _code, out = _run(containers, "ro", "touch /x 2>/dev/null && echo wrote || echo refused; "
                      "cat /proc/kcore 2>/dev/null | head -c 1 | wc -c; "
-                     "{ echo 1 > /proc/sys/kernel/panic; } 2>/dev/null && echo sys-rw || echo sys-ro",
+                     "{ echo 1 > /proc/sys/kernel/panic; } 2>/dev/null && echo sys-rw || echo sys-ro; "
+                     "{ echo x >> /etc/hosts; } 2>/dev/null && echo etc-rw || echo etc-ro",
                      read_only=True)
-    assert out.splitlines() == ["refused", "0", "sys-ro"]
+    assert out.splitlines() == ["refused", "0", "sys-ro", "etc-ro"]  # /etc files too, as Docker
 
 
 def test_writes_land_in_upper_dir_and_survive_restart(containers: ContainerService) -> None:
