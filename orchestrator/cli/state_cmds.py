@@ -121,15 +121,25 @@ def _quote(text: str, width: int = 22) -> str:
 
 
 def _ps_json(project: str, i: api.ContainerInfo) -> dict[str, Any]:
+    """Docker Compose's fields (strings where it has strings: Labels, Networks, Mounts,
+    Ports), plus our own Number, Created and StartedAt as numbers."""
     from runtime import api as rapi
 
+    volumes = sum(1 for m in i.config.mounts if m.type == "volume")
+    mounts = [m.source for m in i.config.mounts if m.type in ("volume", "bind") and m.source]
     return {
-        "ID": i.id, "Name": i.name, "Image": i.image, "Command": _command(i),
+        "ID": i.id, "Name": i.name, "Names": i.name, "Image": i.image, "Command": _command(i),
         "Project": project, "Service": i.labels.get(rapi.LABEL_SERVICE, ""),
         "Number": int(i.labels.get(rapi.LABEL_NUMBER, "0") or 0),
         "Created": i.created_at, "StartedAt": i.started_at, "State": i.state.value,
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(i.created_at)),
+        "RunningFor": f"{_ago(time.time() - i.created_at)} ago",
         "Health": "" if i.health is rapi.HealthStatus.NONE else i.health.value,
         "Status": status_text(i), "ExitCode": i.exit_code or 0,
+        "Labels": ",".join(f"{k}={v}" for k, v in i.labels.items()),
+        "Networks": ",".join(e.network for e in i.networks),
+        "LocalVolumes": str(volumes), "Mounts": ",".join(mounts),
+        "Ports": ports_text(i), "Size": "0B",
         "Publishers": [{"URL": p.host_ip or "0.0.0.0", "TargetPort": p.container_port,
                         "PublishedPort": p.host_port, "Protocol": p.protocol}
                        for p in i.ports],

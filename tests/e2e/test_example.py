@@ -34,6 +34,11 @@ def test_example_stack(stack_cli: StackCli) -> None:
     assert rows["api"]["Health"] == rows["store"]["Health"] == "healthy"
     assert rows["web"]["Publishers"] == [{"URL": "127.0.0.1", "TargetPort": 80,
                                           "PublishedPort": port, "Protocol": "tcp"}]
+    # Compose's string fields, for scripts written against `docker compose ps --format json`
+    assert rows["web"]["Ports"] == f"127.0.0.1:{port}->80/tcp"
+    assert "io.stack.project=notes" in rows["web"]["Labels"].split(",")
+    assert sorted(rows["api"]["Networks"].split(",")) == ["notes_back", "notes_front"]
+    assert "notes_notes" in rows["store"]["Mounts"].split(",")
     table = stack_cli.run(*project, "ps", env=env).stdout
     assert "Up " in table and "(healthy)" in table and f"127.0.0.1:{port}->80/tcp" in table
 
