@@ -24,6 +24,7 @@ import typer
 
 from orchestrator.cli import render
 from orchestrator.cli.engine import get_engine
+from orchestrator.cli.status import ago, ports_text, status_text
 
 if TYPE_CHECKING:
     from runtime.api import ContainerConfig, ContainerInfo, Engine
@@ -306,28 +307,6 @@ def wait(ctx: typer.Context, refs: Refs) -> None:
 # --- read ------------------------------------------------------------------------------
 
 
-def _status(c: ContainerInfo) -> str:
-    now = time.time()
-    if c.state.value in ("running", "paused") and c.started_at:
-        text = f"Up {_duration(now - c.started_at)}"
-        return text + " (Paused)" if c.state.value == "paused" else text
-    if c.state.value in ("exited", "restarting") and c.finished_at:  # restarting: back-off
-        return f"{c.state.value.capitalize()} ({c.exit_code}) {_duration(now - c.finished_at)} ago"
-    return c.state.value.capitalize()
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-        if seconds >= 2 * size:
-            return f"{int(seconds // size)} {unit}"
-    return f"{int(seconds)} seconds"
-
-
-def _ports(c: ContainerInfo) -> str:
-    return ", ".join(f"{p.host_ip or '0.0.0.0'}:{p.host_port}->{p.container_port}/{p.protocol}"
-                     for p in c.ports)
-
-
 def _as_json(value: Any) -> Any:
     return json.loads(json.dumps(dataclasses.asdict(value), default=str))
 
@@ -366,7 +345,7 @@ def ls(
     else:
         render.table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
                      [[c.id[:12], c.image, _command(c)[:30],
-                       f"{_duration(time.time() - c.created_at)} ago", _status(c), _ports(c),
+                       f"{ago(time.time() - c.created_at)} ago", status_text(c), ports_text(c),
                        c.name] for c in items])
 
 

@@ -10,6 +10,7 @@ import typer
 
 from orchestrator.cli import project_context as pc
 from orchestrator.cli import render
+from orchestrator.cli.status import ago, ports_text, status_text
 from orchestrator.errors import EngineCallError, UsageError
 
 if TYPE_CHECKING:
@@ -24,40 +25,6 @@ class FormatOption(StrEnum):
 FormatOpt = Annotated[FormatOption, typer.Option("--format", help="table or json.")]
 ServicesArg = Annotated[list[str] | None, typer.Argument(metavar="[SERVICE]...",
                                                          show_default=False)]
-
-
-def _ago(seconds: float) -> str:
-    s = max(0, int(seconds))
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-        if s >= 2 * size:
-            return f"{s // size} {unit}"
-    if s >= 60:
-        return "About a minute"
-    return f"{s} seconds" if s != 1 else "1 second"
-
-
-def status_text(info: api.ContainerInfo) -> str:
-    """Docker's STATUS column: ``Up 5 seconds (healthy)``, ``Exited (0) 3 seconds ago``."""
-    from runtime import api as rapi
-
-    now = time.time()
-    if info.state in (rapi.ContainerState.RUNNING, rapi.ContainerState.PAUSED):
-        text = f"Up {_ago(now - (info.started_at or now))}"
-        if info.state is rapi.ContainerState.PAUSED:
-            text += " (Paused)"
-        elif info.health is not rapi.HealthStatus.NONE:
-            text += f" ({'health: starting' if info.health is rapi.HealthStatus.STARTING else info.health.value})"
-        return text
-    if info.state is rapi.ContainerState.RESTARTING:  # in the back-off after an exit
-        return f"Restarting ({info.exit_code}) {_ago(now - (info.finished_at or now))} ago"
-    if info.state in (rapi.ContainerState.EXITED, rapi.ContainerState.DEAD):
-        return f"Exited ({info.exit_code}) {_ago(now - (info.finished_at or now))} ago"
-    return info.state.value.capitalize()
-
-
-def ports_text(info: api.ContainerInfo) -> str:
-    return ", ".join(f"{p.host_ip or '0.0.0.0'}:{p.host_port}->{p.container_port}/{p.protocol}"
-                     for p in info.ports)
 
 
 def _command(info: api.ContainerInfo) -> str:
@@ -112,7 +79,7 @@ def ps(
         return
     render.table(("NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"),
                  [(i.name, i.image, _quote(_command(i)), i.labels.get(rapi.LABEL_SERVICE, ""),
-                   f"{_ago(time.time() - i.created_at)} ago", status_text(i), ports_text(i))
+                   f"{ago(time.time() - i.created_at)} ago", status_text(i), ports_text(i))
                   for i in infos])
 
 
@@ -133,7 +100,7 @@ def _ps_json(project: str, i: api.ContainerInfo) -> dict[str, Any]:
         "Number": int(i.labels.get(rapi.LABEL_NUMBER, "0") or 0),
         "Created": i.created_at, "StartedAt": i.started_at, "State": i.state.value,
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(i.created_at)),
-        "RunningFor": f"{_ago(time.time() - i.created_at)} ago",
+        "RunningFor": f"{ago(time.time() - i.created_at)} ago",
         "Health": "" if i.health is rapi.HealthStatus.NONE else i.health.value,
         "Status": status_text(i), "ExitCode": i.exit_code or 0,
         "Labels": ",".join(f"{k}={v}" for k, v in i.labels.items()),

@@ -1,12 +1,11 @@
-"""The STATUS column of `stack ps` and `stack container ls` for a container in its
-restart back-off (Docker: ``Restarting (1) 3 seconds ago``)."""
+"""The STATUS column of `stack ps` and `stack container ls` (one function for both), its
+restart back-off (Docker: ``Restarting (1) 3 seconds ago``) and its durations."""
 
 from __future__ import annotations
 
 import time
 
-from orchestrator.cli.container import _status
-from orchestrator.cli.state_cmds import status_text
+from orchestrator.cli.status import ago, status_text
 from runtime import api
 
 
@@ -22,10 +21,14 @@ def _info(state: api.ContainerState) -> api.ContainerInfo:
 def test_restarting_shows_the_exit_code_and_when() -> None:
     info = _info(api.ContainerState.RESTARTING)
     assert status_text(info) == "Restarting (1) 3 seconds ago"
-    assert _status(info) == "Restarting (1) 3 seconds ago"
 
 
 def test_exited_reads_as_before() -> None:
     info = _info(api.ContainerState.EXITED)
     assert status_text(info) == "Exited (1) 3 seconds ago"
-    assert _status(info) == "Exited (1) 3 seconds ago"
+
+
+def test_durations_read_as_docker_words_them() -> None:
+    assert [ago(s) for s in (0.2, 1, 59, 61, 600, 7200, 3 * 86400)] == [
+        "Less than a second", "1 second", "59 seconds", "About a minute", "10 minutes",
+        "2 hours", "3 days"]
