@@ -29,6 +29,7 @@ import pytest
 from runtime.api import ImageInfo
 from runtime.config import EngineConfig
 from tests.integration import conftest as _integration
+from tests.teardown import take_down
 
 # The image part's busybox fixtures (busybox_image and the session fixtures it uses),
 # re-exported for this folder by name, whatever helpers they are built from.
@@ -142,21 +143,9 @@ def _force_clean(config: EngineConfig) -> None:
 
     engine = LocalEngine(config)
     try:
-        for info in engine.container_list(all=True):
-            with contextlib.suppress(Exception):  # every one must go: keep going
-                engine.container_remove(info.id, force=True, volumes=True)
-        for net in engine.network_list():
-            with contextlib.suppress(Exception):
-                engine.network_remove(net.id)
-        for vol in engine.volume_list():
-            with contextlib.suppress(Exception):
-                engine.volume_remove(vol.name, force=True)
-        with contextlib.suppress(Exception):
-            engine.networks.dns.stop()
+        take_down(engine)
     finally:
         engine.close()
-    subprocess.run(["nft", "delete", "table", "inet", config.nft_table], capture_output=True,
-                   check=False)
 
 
 def _our_bridges(config: EngineConfig) -> set[str]:

@@ -10,6 +10,7 @@ import pytest
 
 from runtime.config import EngineConfig
 from runtime.engine import LocalEngine
+from tests.teardown import take_down
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "build"
 
@@ -20,9 +21,10 @@ def engine(engine_config: EngineConfig) -> Iterator[LocalEngine]:
     try:
         yield eng
     finally:
-        for c in eng.container_list(all=True):  # whatever a failed test left behind
-            eng.container_remove(c.id, force=True)
-        eng.close()
+        try:
+            assert not take_down(eng)  # whatever a failed test left behind
+        finally:
+            eng.close()
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from runtime.api import ContainerConfig, EndpointConfig, ImageInfo, NetworkConfig
 from runtime.config import EngineConfig
 from runtime.engine import LocalEngine
-from runtime.network import nft
 from tests.integration.containers.harness import assert_nothing_left
+from tests.teardown import take_down
 
 pytestmark = pytest.mark.root
 
@@ -30,12 +30,7 @@ def engine(engine_config: EngineConfig, short_tmp: Path,
         yield eng
     finally:
         try:
-            for c in eng.container_list(all=True):
-                eng.container_remove(c.id, force=True)
-            for n in eng.network_list():
-                eng.network_remove(n.id)
-            nft.delete_table(config.nft_table)
-            eng.networks.dns.stop()
+            assert not take_down(eng)
         finally:
             eng.close()
             FORWARD.write_text(saved)

@@ -23,6 +23,7 @@ from runtime.config import EngineConfig
 from runtime.daemon.client import HttpEngine
 from runtime.daemon.exec_attach import AttachSession
 from runtime.daemon.tls import Address
+from tests.teardown import take_down
 
 START_TIMEOUT = 20.0
 NFT_TABLE = f"stk{os.getpid()}"  # the test daemons' own nftables table
@@ -89,21 +90,8 @@ def cleanup_engine(config: EngineConfig, tmp: Path) -> None:
     from tests.integration.containers.harness import assert_nothing_left
 
     engine = LocalEngine(replace(config, nft_table=NFT_TABLE))
-    errors = []
     try:
-        if config.metadata_db.exists():
-            for info in engine.container_list(all=True):
-                try:
-                    engine.container_remove(info.id, force=True, volumes=True)
-                except Exception as exc:  # every container must go: keep going
-                    errors.append(f"{info.name}: {exc}")
-            if (config.run_dir / "network").exists():  # networks were made: unmake them
-                for net in engine.network_list():
-                    try:
-                        engine.network_remove(net.id)
-                    except Exception as exc:
-                        errors.append(f"network {net.name}: {exc}")
-                engine.networks.dns.stop()
+        errors = take_down(engine)
     finally:
         engine.close()
     assert_nothing_left(config, tmp)

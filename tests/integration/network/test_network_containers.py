@@ -14,6 +14,7 @@ from runtime.api import ContainerConfig, EndpointConfig, ImageInfo, NetworkConfi
 from runtime.config import EngineConfig
 from runtime.engine import LocalEngine
 from runtime.network import bridge, nft
+from tests.teardown import take_down
 
 pytestmark = pytest.mark.root
 
@@ -28,12 +29,7 @@ def engine(net_config: EngineConfig, upstream_dns: str,
         yield eng
     finally:
         try:
-            for c in eng.container_list(all=True):
-                eng.container_remove(c.id, force=True)
-            for n in eng.network_list():
-                eng.network_remove(n.id)
-            nft.delete_table(net_config.nft_table)
-            eng.networks.dns.stop()
+            assert not take_down(eng)
         finally:
             eng.close()
 
