@@ -181,6 +181,11 @@ def stack_cli(engine_config: EngineConfig, busybox_image: ImageInfo, tmp_path: P
         for args in cli.projects:
             cli.run(*args, "down", "-v", "--remove-orphans", "-t", "0", check=False)
         _stop_daemon(config)
+        # pytest shows this only for a failed test: what the daemon saw, for the diagnosis
+        log = config.run_dir / "stackd.log"
+        if log.exists():
+            print("--- stackd.log (last 150 lines) ---\n"
+                  + "\n".join(log.read_text(errors="replace").splitlines()[-150:]))
         left = leftovers(config, table, before, short_tmp)
         # other suites may make bridges meanwhile: only ours count (and any new one named
         # like one of ours)
