@@ -146,14 +146,22 @@ class HealthMonitor:
         entry = _Check(id=info.id, name=info.name, started_at=info.started_at,
                        started_mono=time.monotonic() - age, check=check,
                        labels=dict(info.config.labels), image=info.image)
+        with self._lock:
+            # The API's start and the event loop may both get here for one run: the first
+            # to register it wins, so that one schedule, not two half ones, is left.
+            current = self._checks.get(info.id)
+            if current is not None and current.started_at == info.started_at:
+                return
+            self._checks[info.id] = entry
         item = self.store.get(info.id)
         if item.health == api.HealthStatus.NONE or current is not None or age < 1.0:
             # a new run starts over; an adopted one (daemon restart) keeps its status
             item = replace(item, health=api.HealthStatus.STARTING, failing_streak=0)
             self.store.put(item)
         with self._lock:
+            if self._checks.get(info.id) is not entry:
+                return  # a later run took over meanwhile
             self._set_ready(info.id, item.health == api.HealthStatus.HEALTHY)
-            self._checks[info.id] = entry
             heapq.heappush(self._queue, (time.monotonic(), info.id, info.started_at))
             self._wake.notify_all()
 
@@ -175,7 +183,12 @@ class HealthMonitor:
                     continue
                 heapq.heappop(self._queue)
                 entry = self._checks.get(cid)
-                if entry is None or entry.started_at != started_at or cid in self._busy:
+                if entry is None or entry.started_at != started_at:
+                    continue
+                if cid in self._busy:
+                    # a probe of an earlier run (or entry) is still going: its end will not
+                    # schedule this one, so look again shortly instead of dropping it
+                    heapq.heappush(self._queue, (now + MIN_INTERVAL, cid, started_at))
                     continue
                 self._busy.add(cid)
                 self._pool.submit(self._probe, entry)
