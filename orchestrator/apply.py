@@ -165,37 +165,28 @@ def _parallel(run: _Run, jobs: list[Callable[[], None]]) -> None:
 
 
 def _resources(run: _Run) -> None:
-    def make_network(key: str) -> None:
-        net = run.stack.networks[key]
-        run.event("Network", net.name, "Creating", Phase.WORKING)
+    def make(kind: str, name: str, create: Callable[[], object]) -> None:
+        run.event(kind, name, "Creating", Phase.WORKING)
         try:
-            run.engine.network_create(network_config(run.stack, net))
+            create()
         except AlreadyExists:
             pass  # made by a run that was interrupted, or by a racing one: same config
         except EngineError as exc:
-            run.event("Network", net.name, "Error", Phase.ERROR, exc.message)
-            raise EngineCallError(f'network "{net.name}": {exc.message}') from exc
-        run.event("Network", net.name, "Created")
-
-    def make_volume(key: str) -> None:
-        vol = run.stack.volumes[key]
-        run.event("Volume", vol.name, "Creating", Phase.WORKING)
-        try:
-            run.engine.volume_create(volume_config(run.stack, vol))
-        except AlreadyExists:
-            pass
-        except EngineError as exc:
-            run.event("Volume", vol.name, "Error", Phase.ERROR, exc.message)
-            raise EngineCallError(f'volume "{vol.name}": {exc.message}') from exc
-        run.event("Volume", vol.name, "Created")
+            run.event(kind, name, "Error", Phase.ERROR, exc.message)
+            raise EngineCallError(f'{kind.lower()} "{name}": {exc.message}') from exc
+        run.event(kind, name, "Created")
 
     jobs: list[Callable[[], None]] = []
     for n in run.plan.networks:
         if n.action is Action.CREATE:
-            jobs.append(partial(make_network, n.key))
+            net = run.stack.networks[n.key]
+            jobs.append(partial(make, "Network", net.name, partial(
+                run.engine.network_create, network_config(run.stack, net))))
     for v in run.plan.volumes:
         if v.action is Action.CREATE:
-            jobs.append(partial(make_volume, v.key))
+            vol = run.stack.volumes[v.key]
+            jobs.append(partial(make, "Volume", vol.name, partial(
+                run.engine.volume_create, volume_config(run.stack, vol))))
     _parallel(run, jobs)
 
 
